@@ -1,0 +1,79 @@
+# The verbs a person types. Everything installs itself on first use.
+#   make deploy            deploy every stack into the embedded local endpoint
+#   make test              lint + the whole test suite
+# Variables: STAGE=dev|prod  TARGET=local|aws  LOCAL_PORT=4566  FN=... EVENT=...
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LINT_VENV := .venv-lint
+STAGE ?= dev
+TARGET ?= local
+LOCAL_PORT ?= 4566
+CDK := npx --no-install cdk
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := 1
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help install synth diff deploy destroy invoke test unit e2e lint docs bench admin clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt lambda_src/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(LINT_VENV)/.installed: requirements-lint.txt
+	test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-lint.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed ## create the venv and install the pinned CDK CLI
+
+synth: install ## synthesize every stack to cdk.out/ (STAGE=prod for prod)
+	$(CDK) synth --quiet -c stage=$(STAGE)
+	@ls cdk.out/*.template.json
+
+diff: install ## cdk diff (TARGET=aws: against the account; local: against the local endpoint)
+	$(PY) -m tools.local diff --target $(TARGET) --stage $(STAGE) --port $(LOCAL_PORT)
+
+deploy: install ## deploy everything (TARGET=local: embedded endpoint; TARGET=aws: your account)
+	$(PY) -m tools.local deploy --target $(TARGET) --stage $(STAGE) --port $(LOCAL_PORT)
+
+destroy: install ## destroy the stacks and stop the local endpoint
+	$(PY) -m tools.local destroy --target $(TARGET) --stage $(STAGE) --port $(LOCAL_PORT)
+
+invoke: install ## run a deployed function's handler in-process: make invoke FN=name EVENT=file.json
+	$(PY) -m tools.local invoke --function "$(FN)" --event "$(EVENT)" --port $(LOCAL_PORT)
+
+unit: install ## the test suite without the local-deploy end-to-end test
+	$(PY) -m pytest -q -m "not e2e"
+
+e2e: install ## only the end-to-end deploy into an embedded endpoint
+	$(PY) -m pytest -q -m e2e
+
+test: install lint ## lint, then every test (unit, infra, runtime, e2e)
+	$(PY) -m pytest -q
+
+lint: install $(LINT_VENV)/.installed ## cfn-lint and checkov on every synthesized template
+	$(PY) -m tools.lint --lint-venv $(LINT_VENV)
+
+docs: install ## regenerate docs/database-schema.md from the schema declarations
+	$(PY) -m tools.docs_gen
+
+bench: install ## run the benchmarks and rewrite docs/PERFORMANCE.md
+	$(PY) -m tools.bench
+
+admin: install ## the admin CLI: make admin ARGS="patterns mfh.users"
+	$(PY) -m tools.admin $(ARGS)
+
+clean: ## remove build output (keeps the venvs)
+	rm -rf cdk.out .pytest_cache .local

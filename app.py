@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""The CDK app: the one place that reads context and wires every stack.
+
+``build_app`` is importable so the tests synthesize the exact app the CLI
+does (same context defaults and feature flags from cdk.json), once per
+session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import aws_cdk as cdk  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from constructs_lib.schema_table import ProvisionedCapacity  # noqa: E402
+from lambda_src.common.schema_types import STAGES  # noqa: E402
+from stacks.dephealth import DepHealthDataStack  # noqa: E402
+from stacks.iops import IOpsCoreStack, IOpsDatabaseStack  # noqa: E402
+from stacks.kv import KvDataStack  # noqa: E402
+from stacks.mfh import MyFusionDataStack  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent
+
+
+def cdk_json_context() -> dict[str, Any]:
+    return json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true", "yes")
+
+
+def stack_name(product: str, stage: str, part: str) -> str:
+    return f"{product}-{stage}-{part}"
+
+
+def build_app(
+    context: Mapping[str, Any] | None = None,
+    *,
+    outdir: str | None = None,
+    validation: bool | None = None,
+) -> cdk.App:
+    """Build every stack. ``context`` overrides cdk.json (the CLI passes its own)."""
+    merged = {**cdk_json_context(), **dict(context or {})}
+    kwargs: dict[str, Any] = {"context": merged}
+    if outdir:
+        kwargs["outdir"] = outdir
+    if validation is not None:
+        kwargs["builtin_cloud_formation_validation"] = validation
+    app = cdk.App(**kwargs)
+
+    stage = str(app.node.try_get_context("stage") or "dev")
+    if stage not in STAGES:
+        raise SystemExit(f"unknown stage {stage!r}: use one of {', '.join(STAGES)}")
+    env = cdk.Environment(
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+    )
+    tags = {"project": "dynamodb-data-layer", "stage": stage}
+
+    def common(product: str, part: str) -> dict[str, Any]:
+        return {
+            "stack_name": stack_name(product, stage, part),
+            "env": env,
+            "stage": stage,
+            "tags": {**tags, "product": product},
+        }
+
+    DepHealthDataStack(app, "DepHealthData", **common("DepHealth", "Data"))
+    MyFusionDataStack(app, "MyFusionData", **common("MyFusion", "Data"))
+    KvDataStack(
+        app,
+        "KvStorageData",
+        table_name=str(app.node.try_get_context("tableName") or "kv-storage-data"),
+        gsi_name=str(app.node.try_get_context("gsiName") or "GSI1"),
+        **common("KvStorage", "Data"),
+    )
+    iops_core = IOpsCoreStack(app, "IOpsDashboardCore", **common("IOpsDashboard", "Core"))
+    IOpsDatabaseStack(
+        app,
+        "IOpsDashboardDatabase",
+        execution_role=iops_core.execution_role,
+        provisioned=ProvisionedCapacity() if _flag(app.node.try_get_context("iopsProvisioned")) else None,
+        **common("IOpsDashboard", "Database"),
+    )
+
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+if __name__ == "__main__":
+    try:
+        build_app().synth()
+    except SystemExit:
+        raise
+    except Exception as exc:  # a one-line reason instead of a jsii traceback
+        print(f"synth failed: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc

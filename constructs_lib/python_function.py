@@ -1,0 +1,191 @@
+"""A Python Lambda function bundled locally, without Docker.
+
+The bundle holds ``lambda_src/common``, the one product package it serves and
+the pure-Python runtime dependencies listed in ``lambda_src/requirements.txt``
+(copied from the installed distributions, so synth needs no network). boto3
+is not bundled: the Lambda runtime provides it.
+
+Each function gets its own role with only what it needs: its own log group,
+X-Ray, and whatever the stack grants through ``constructs_lib.access``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+import jsii
+from aws_cdk import (
+    AssetHashType,
+    BundlingOptions,
+    DockerImage,
+    Duration,
+    ILocalBundling,
+    RemovalPolicy,
+    Stack,
+    Validations,
+    Acknowledgment,
+)
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+_PROVIDED_BY_RUNTIME = {"boto3", "botocore", "s3transfer", "urllib3", "python-dateutil", "six"}
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "*.dist-info")
+
+
+def _requirement_names(lines: list[str]) -> list[str]:
+    names = []
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line and ";" not in line:
+            names.append(re.split(r"[<>=!~\[ ]", line, maxsplit=1)[0])
+    return names
+
+
+def runtime_distributions() -> list[str]:
+    """Distributions to bundle: lambda_src/requirements.txt and their dependencies."""
+    wanted = _requirement_names((LAMBDA_SRC / "requirements.txt").read_text().splitlines())
+    seen: list[str] = []
+    while wanted:
+        name = wanted.pop()
+        key = name.lower().replace("_", "-")
+        if key in seen or key in _PROVIDED_BY_RUNTIME:
+            continue
+        seen.append(key)
+        for req in metadata.requires(name) or []:
+            if "extra ==" not in req:
+                wanted.append(_requirement_names([req.split(";")[0]])[0])
+    return sorted(seen)
+
+
+def copy_distribution(name: str, target: Path) -> None:
+    """Copy an installed distribution's top-level packages/modules into ``target``."""
+    dist = metadata.distribution(name)
+    tops = set()
+    for file in dist.files or []:
+        first = file.parts[0]
+        if first.endswith((".dist-info", ".egg-info")) or first in ("..", "bin", "__pycache__"):
+            continue
+        tops.add(first)
+    base = Path(dist.locate_file(""))
+    for top in sorted(tops):
+        source = base / top
+        if source.is_dir():
+            shutil.copytree(source, target / top, ignore=_IGNORE, dirs_exist_ok=True)
+        elif source.is_file() and source.suffix == ".py":
+            shutil.copy2(source, target / top)
+
+
+def build_bundle(product: str, output_dir: Path) -> Path:
+    """Write the bundle of ``product`` into ``output_dir`` and return it."""
+    if not (LAMBDA_SRC / product).is_dir():
+        raise ValueError(f"no runtime package lambda_src/{product}")
+    package_dir = output_dir / "lambda_src"
+    package_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(LAMBDA_SRC / "__init__.py", package_dir / "__init__.py")
+    for part in ("common", product):
+        shutil.copytree(LAMBDA_SRC / part, package_dir / part, ignore=_IGNORE, dirs_exist_ok=True)
+    for dist in runtime_distributions():
+        copy_distribution(dist, output_dir)
+    return output_dir
+
+
+@jsii.implements(ILocalBundling)
+class LocalBundler:
+    """CDK local bundling hook: build the bundle in-process, never in Docker."""
+
+    def __init__(self, product: str) -> None:
+        self.product = product
+
+    def try_bundle(self, output_dir: str, *, image, **_options) -> bool:  # noqa: D401
+        build_bundle(self.product, Path(output_dir))
+        return True
+
+
+class PythonFunction(Construct):
+    """A product's Lambda function with secure, explicit defaults."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        product: str,
+        handler: str,
+        description: str,
+        environment: dict[str, str] | None = None,
+        memory_size: int = 256,
+        timeout: Duration = Duration.seconds(10),
+        role: iam.Role | None = None,
+        reserved_concurrent_executions: int | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = role or iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Execution role of {construct_id} ({product})",
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=f"lambda_src.{product}.{handler}",
+            code=lambda_.Code.from_asset(
+                str(LAMBDA_SRC / product),
+                asset_hash_type=AssetHashType.OUTPUT,
+                bundling=BundlingOptions(
+                    image=DockerImage.from_registry("local-bundling-only"),
+                    local=LocalBundler(product),
+                ),
+            ),
+            role=self.role,
+            memory_size=memory_size,
+            timeout=timeout,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            reserved_concurrent_executions=reserved_concurrent_executions,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": product,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **(environment or {}),
+            },
+        )
+        # X-Ray's PutTraceSegments / PutTelemetryRecords have no resource-level
+        # permissions, so tracing needs Resource "*" on exactly those two actions.
+        policy = self.role.node.try_find_child("DefaultPolicy")
+        if policy is not None:
+            Validations.of(policy).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM5",
+                    reason="X-Ray PutTraceSegments/PutTelemetryRecords support only Resource '*'.",
+                )
+            )
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        return self.function.grant_principal
+
+    @property
+    def stack(self) -> Stack:
+        return Stack.of(self)

@@ -1,0 +1,230 @@
+"""DepHealth tables (SPEC §1.1): packages and the multi-record api-keys table.
+
+Key formats are declared here and used by the handlers through ``build`` and
+``parse``; index names are referenced through the ``Index`` objects below.
+"""
+
+from __future__ import annotations
+
+from lambda_src.common.hashing import sha256_hex
+from lambda_src.common.schema_types import (
+    AccessPattern,
+    Attr,
+    Index,
+    KeyFormat,
+    SortCondition,
+    TableSpec,
+)
+
+# -- key formats -------------------------------------------------------------
+PACKAGE_PK = KeyFormat("{ecosystem}#{name}")
+PACKAGE_SK = KeyFormat("LATEST")
+
+USER_PK = KeyFormat("user_{email_hash}")
+API_KEY_SK = KeyFormat("{key_hash}")
+PENDING_SK = KeyFormat("PENDING")
+DEMO_PK = KeyFormat("demo#{ip}")
+DEMO_SK = KeyFormat("hour#{hour}")  # hour = yyyy-mm-ddThh (UTC)
+GITHUB_PK = KeyFormat("github_rate_limit#{shard}")
+GITHUB_SK = KeyFormat("{window}")
+RESET_PK = KeyFormat("SYSTEM#RESET_STATE")
+RESET_SK = KeyFormat("monthly_reset")
+FAILED_PK = KeyFormat("FAILED#{name}")
+FAILED_SK = KeyFormat("{timestamp}")
+
+# -- indexes -------------------------------------------------------------------
+RISK_LEVEL_INDEX = Index("risk-level-index", Attr("risk_level"), Attr("last_updated"), "KEYS_ONLY")
+TIER_INDEX = Index("tier-index", Attr("tier"), Attr("last_updated"), "KEYS_ONLY")
+
+KEY_HASH_INDEX = Index("key-hash-index", Attr("key_hash"))
+EMAIL_INDEX = Index("email-index", Attr("email"))
+VERIFICATION_TOKEN_INDEX = Index(
+    "verification-token-index", Attr("verification_token"), projection="KEYS_ONLY"
+)
+STRIPE_CUSTOMER_INDEX = Index("stripe-customer-index", Attr("stripe_customer_id"))
+MAGIC_TOKEN_INDEX = Index("magic-token-index", Attr("magic_token"), projection="KEYS_ONLY")
+
+# -- example records (docs, sample data, access-pattern tests) ----------------
+_ALICE = "alice@example.com"
+_ALICE_HASH = sha256_hex(_ALICE)
+_ALICE_KEY_HASH = sha256_hex("dh_example_alice_key")
+_BOB = "bob@example.com"
+_BOB_HASH = sha256_hex(_BOB)
+
+PACKAGES = TableSpec(
+    alias="dephealth.packages",
+    name_template="dephealth-packages",
+    description="Latest health record of each package, keyed by ecosystem and name.",
+    partition=Attr("pk"),
+    sort=Attr("sk"),
+    indexes=(RISK_LEVEL_INDEX, TIER_INDEX),
+    access_patterns=(
+        AccessPattern(
+            name="package",
+            description="One package's latest health record.",
+            partition=PACKAGE_PK,
+            sort=SortCondition("=", PACKAGE_SK),
+            get_item=True,
+            example={"ecosystem": "npm", "name": "express"},
+            expect=({"pk": "npm#express", "sk": "LATEST"},),
+        ),
+        AccessPattern(
+            name="packages-by-risk-level",
+            description="Packages at a risk level, most recently updated first "
+            "(KEYS_ONLY: fetch the items with BatchGetItem).",
+            index=RISK_LEVEL_INDEX.name,
+            partition=KeyFormat("{risk_level}"),
+            newest_first=True,
+            example={"risk_level": "high"},
+            expect=(
+                {"pk": "npm#left-pad", "sk": "LATEST"},
+                {"pk": "pypi#pyyaml", "sk": "LATEST"},
+            ),
+        ),
+        AccessPattern(
+            name="packages-by-tier",
+            description="Packages of a popularity tier, most recently updated first "
+            "(KEYS_ONLY: fetch the items with BatchGetItem).",
+            index=TIER_INDEX.name,
+            partition=KeyFormat("{tier}"),
+            newest_first=True,
+            example={"tier": "critical"},
+            expect=(
+                {"pk": "pypi#requests", "sk": "LATEST"},
+                {"pk": "npm#express", "sk": "LATEST"},
+            ),
+        ),
+    ),
+    examples=(
+        {"pk": "npm#express", "sk": "LATEST", "ecosystem": "npm", "name": "express",
+         "risk_level": "low", "tier": "critical", "health_score": 92,
+         "latest_version": "5.1.0", "last_updated": "2026-11-20T08:00:00Z"},
+        {"pk": "npm#left-pad", "sk": "LATEST", "ecosystem": "npm", "name": "left-pad",
+         "risk_level": "high", "tier": "long-tail", "health_score": 21,
+         "latest_version": "1.3.0", "last_updated": "2026-11-21T09:30:00Z"},
+        {"pk": "pypi#requests", "sk": "LATEST", "ecosystem": "pypi", "name": "requests",
+         "risk_level": "low", "tier": "critical", "health_score": 95,
+         "latest_version": "2.32.5", "last_updated": "2026-11-21T10:00:00Z"},
+        {"pk": "pypi#pyyaml", "sk": "LATEST", "ecosystem": "pypi", "name": "pyyaml",
+         "risk_level": "high", "tier": "popular", "health_score": 38,
+         "latest_version": "6.0.3", "last_updated": "2026-11-19T12:00:00Z"},
+    ),
+)
+
+API_KEYS = TableSpec(
+    alias="dephealth.api-keys",
+    name_template="dephealth-api-keys",
+    description="Users and their hashed API keys, pending signups, rate-limit "
+    "counters, the monthly-reset checkpoint and failed collector messages.",
+    partition=Attr("pk"),
+    sort=Attr("sk"),
+    ttl_attribute="ttl",
+    indexes=(
+        KEY_HASH_INDEX,
+        EMAIL_INDEX,
+        VERIFICATION_TOKEN_INDEX,
+        STRIPE_CUSTOMER_INDEX,
+        MAGIC_TOKEN_INDEX,
+    ),
+    access_patterns=(
+        AccessPattern(
+            name="api-key-by-hash",
+            description="Authenticate a request: the key record whose key_hash matches.",
+            index=KEY_HASH_INDEX.name,
+            partition=KeyFormat("{key_hash}"),
+            example={"key_hash": _ALICE_KEY_HASH},
+            expect=({"pk": f"user_{_ALICE_HASH}", "sk": _ALICE_KEY_HASH},),
+        ),
+        AccessPattern(
+            name="keys-by-email",
+            description="Every record (keys, pending signup) carrying an email.",
+            index=EMAIL_INDEX.name,
+            partition=KeyFormat("{email}"),
+            example={"email": _ALICE},
+            expect=({"pk": f"user_{_ALICE_HASH}", "sk": _ALICE_KEY_HASH},),
+        ),
+        AccessPattern(
+            name="signup-by-verification-token",
+            description="The pending signup holding a hashed verification token.",
+            index=VERIFICATION_TOKEN_INDEX.name,
+            partition=KeyFormat("{verification_token}"),
+            example={"verification_token": sha256_hex("example-verification-token")},
+            expect=({"pk": f"user_{_BOB_HASH}", "sk": "PENDING"},),
+        ),
+        AccessPattern(
+            name="keys-by-stripe-customer",
+            description="The key records billed to a Stripe customer.",
+            index=STRIPE_CUSTOMER_INDEX.name,
+            partition=KeyFormat("{stripe_customer_id}"),
+            example={"stripe_customer_id": "cus_example123"},
+            expect=({"pk": f"user_{_ALICE_HASH}", "sk": _ALICE_KEY_HASH},),
+        ),
+        AccessPattern(
+            name="user-by-magic-token",
+            description="The key record holding a hashed magic-link login token.",
+            index=MAGIC_TOKEN_INDEX.name,
+            partition=KeyFormat("{magic_token}"),
+            example={"magic_token": sha256_hex("example-magic-token")},
+            expect=({"pk": f"user_{_ALICE_HASH}", "sk": _ALICE_KEY_HASH},),
+        ),
+        AccessPattern(
+            name="user-records",
+            description="All records of one user (API keys and a pending signup).",
+            partition=USER_PK,
+            example={"email_hash": _ALICE_HASH},
+            expect=({"pk": f"user_{_ALICE_HASH}", "sk": _ALICE_KEY_HASH},),
+        ),
+        AccessPattern(
+            name="demo-counter",
+            description="Demo requests made by one IP in one UTC hour.",
+            partition=DEMO_PK,
+            sort=SortCondition("=", DEMO_SK),
+            get_item=True,
+            example={"ip": "203.0.113.7", "hour": "2026-11-22T10"},
+            expect=({"pk": "demo#203.0.113.7", "sk": "hour#2026-11-22T10"},),
+        ),
+        AccessPattern(
+            name="github-budget-shard",
+            description="One shard of the GitHub API budget counter for a window.",
+            partition=GITHUB_PK,
+            sort=SortCondition("=", GITHUB_SK),
+            get_item=True,
+            example={"shard": "3", "window": "2026-11-22T10"},
+            expect=({"pk": "github_rate_limit#3", "sk": "2026-11-22T10"},),
+        ),
+        AccessPattern(
+            name="monthly-reset-checkpoint",
+            description="Progress of the monthly usage reset, for resuming after a crash.",
+            partition=RESET_PK,
+            sort=SortCondition("=", RESET_SK),
+            get_item=True,
+            example={},
+            expect=({"pk": "SYSTEM#RESET_STATE", "sk": "monthly_reset"},),
+        ),
+        AccessPattern(
+            name="failed-messages",
+            description="Collector messages that failed permanently, newest first.",
+            partition=FAILED_PK,
+            newest_first=True,
+            example={"name": "left-pad"},
+            expect=({"pk": "FAILED#left-pad", "sk": "2026-11-21T09:31:00Z"},),
+        ),
+    ),
+    examples=(
+        {"pk": f"user_{_ALICE_HASH}", "sk": _ALICE_KEY_HASH, "key_hash": _ALICE_KEY_HASH,
+         "email": _ALICE, "tier": "pro", "requests_this_month": 1200,
+         "stripe_customer_id": "cus_example123", "created_at": "2026-10-01T12:00:00Z",
+         "magic_token": sha256_hex("example-magic-token"), "magic_expires": 4102444800},
+        {"pk": f"user_{_BOB_HASH}", "sk": "PENDING", "email": _BOB,
+         "verification_token": sha256_hex("example-verification-token"),
+         "created_at": "2026-11-22T09:00:00Z", "ttl": 4102444800},
+        {"pk": "demo#203.0.113.7", "sk": "hour#2026-11-22T10", "count": 4, "ttl": 4102444800},
+        {"pk": "github_rate_limit#3", "sk": "2026-11-22T10", "used": 120, "ttl": 4102444800},
+        {"pk": "SYSTEM#RESET_STATE", "sk": "monthly_reset", "month": "2026-11",
+         "status": "complete", "users_reset": 2, "updated_at": "2026-11-01T00:05:00Z"},
+        {"pk": "FAILED#left-pad", "sk": "2026-11-21T09:31:00Z", "message_id": "example-msg-1",
+         "error": "upstream registry timed out", "attempts": 3, "ttl": 4102444800},
+    ),
+)
+
+TABLES = (PACKAGES, API_KEYS)

@@ -1,0 +1,100 @@
+"""KV storage single-table design (SPEC §1.3).
+
+The table name and the GSI name can be overridden by CDK context
+(``tableName`` / ``gsiName``); the deployed names reach the handler through
+its environment, and everything else comes from here.
+"""
+
+from __future__ import annotations
+
+from lambda_src.common.hashing import sha256_hex
+from lambda_src.common.schema_types import (
+    AccessPattern,
+    Attr,
+    Index,
+    KeyFormat,
+    Protection,
+    SortCondition,
+    TableSpec,
+)
+
+USER_PK = KeyFormat("USER#{userId}")
+METADATA_SK = KeyFormat("METADATA")
+APIKEY_GSI1PK = KeyFormat("APIKEY#{apiKeyHash}")
+NS_MEMBER_SK = KeyFormat("NS#{ns}")
+NS_PK = KeyFormat("NS#{ns}")
+KEY_SK = KeyFormat("KEY#{key}")
+# Namespace records project into GSI1 under their owner; keys under their namespace.
+NS_GSI1PK = USER_PK
+NS_GSI1SK = NS_MEMBER_SK
+KEY_GSI1PK = NS_PK
+KEY_GSI1SK = KEY_SK
+
+GSI1 = Index("GSI1", Attr("GSI1PK"), Attr("GSI1SK"))
+
+_KEY_HASH = sha256_hex("kv_example_key_ada")
+
+TABLE = TableSpec(
+    alias="kv.data",
+    name_template="kv-storage-data",
+    description="Users, namespaces and keys of the KV storage API in one table.",
+    partition=Attr("PK"),
+    sort=Attr("SK"),
+    indexes=(GSI1,),
+    ttl_attribute="ttl",
+    dev=Protection(pitr=True, deletion_protection=False, retain=True),
+    access_patterns=(
+        AccessPattern("user-by-id", "A user's metadata.", USER_PK,
+                      sort=SortCondition("=", METADATA_SK), get_item=True,
+                      example={"userId": "u_ada"},
+                      expect=({"PK": "USER#u_ada", "SK": "METADATA"},)),
+        AccessPattern("user-by-api-key", "Authenticate: the user whose API-key hash matches.",
+                      APIKEY_GSI1PK, index=GSI1.name,
+                      example={"apiKeyHash": _KEY_HASH},
+                      expect=({"PK": "USER#u_ada", "SK": "METADATA"},)),
+        AccessPattern("user-namespaces", "The namespaces a user belongs to.", USER_PK,
+                      sort=SortCondition("begins_with", KeyFormat("NS#")),
+                      example={"userId": "u_ada"},
+                      expect=({"PK": "USER#u_ada", "SK": "NS#config"},
+                              {"PK": "USER#u_ada", "SK": "NS#sessions"})),
+        AccessPattern("namespace", "A namespace's metadata.", NS_PK,
+                      sort=SortCondition("=", METADATA_SK), get_item=True,
+                      example={"ns": "config"},
+                      expect=({"PK": "NS#config", "SK": "METADATA"},)),
+        AccessPattern("key", "One key of a namespace.", NS_PK,
+                      sort=SortCondition("=", KEY_SK), get_item=True,
+                      example={"ns": "config", "key": "feature/dark-mode"},
+                      expect=({"PK": "NS#config", "SK": "KEY#feature/dark-mode"},)),
+        AccessPattern("keys-by-prefix", "Keys of a namespace by prefix, in key order, paginated.",
+                      KEY_GSI1PK, index=GSI1.name,
+                      sort=SortCondition("begins_with", KeyFormat("KEY#{prefix}")),
+                      example={"ns": "config", "prefix": "feature/"},
+                      expect=({"PK": "NS#config", "SK": "KEY#feature/beta-search"},
+                              {"PK": "NS#config", "SK": "KEY#feature/dark-mode"})),
+    ),
+    examples=(
+        {"PK": "USER#u_ada", "SK": "METADATA", "GSI1PK": f"APIKEY#{_KEY_HASH}", "GSI1SK": "METADATA",
+         "userId": "u_ada", "email": "ada@example.com", "plan": "pro", "requestCount": 42,
+         "storageBytes": 96, "createdAt": "2026-11-01T09:00:00Z", "updatedAt": "2026-11-22T09:00:00Z"},
+        {"PK": "USER#u_ada", "SK": "NS#config", "ns": "config", "createdAt": "2026-11-01T09:01:00Z"},
+        {"PK": "USER#u_ada", "SK": "NS#sessions", "ns": "sessions", "createdAt": "2026-11-01T09:02:00Z"},
+        {"PK": "NS#config", "SK": "METADATA", "GSI1PK": "USER#u_ada", "GSI1SK": "NS#config",
+         "ns": "config", "ownerId": "u_ada", "createdAt": "2026-11-01T09:01:00Z"},
+        {"PK": "NS#sessions", "SK": "METADATA", "GSI1PK": "USER#u_ada", "GSI1SK": "NS#sessions",
+         "ns": "sessions", "ownerId": "u_ada", "createdAt": "2026-11-01T09:02:00Z"},
+        {"PK": "NS#config", "SK": "KEY#feature/dark-mode", "GSI1PK": "NS#config",
+         "GSI1SK": "KEY#feature/dark-mode", "key": "feature/dark-mode", "value": {"enabled": True},
+         "version": 3, "size": 17, "createdAt": "2026-11-01T09:05:00Z", "updatedAt": "2026-11-20T09:05:00Z"},
+        {"PK": "NS#config", "SK": "KEY#feature/beta-search", "GSI1PK": "NS#config",
+         "GSI1SK": "KEY#feature/beta-search", "key": "feature/beta-search", "value": {"enabled": False, "rollout": 0.1},
+         "version": 1, "size": 35, "createdAt": "2026-11-02T09:05:00Z", "updatedAt": "2026-11-02T09:05:00Z"},
+        {"PK": "NS#config", "SK": "KEY#limits", "GSI1PK": "NS#config", "GSI1SK": "KEY#limits",
+         "key": "limits", "value": {"max": 10}, "version": 1, "size": 12,
+         "createdAt": "2026-11-03T09:05:00Z", "updatedAt": "2026-11-03T09:05:00Z"},
+        {"PK": "NS#sessions", "SK": "KEY#sess-81f2", "GSI1PK": "NS#sessions", "GSI1SK": "KEY#sess-81f2",
+         "key": "sess-81f2", "value": {"user": "ada"}, "version": 1, "size": 15, "ttl": 4102444800,
+         "createdAt": "2026-11-22T09:05:00Z", "updatedAt": "2026-11-22T09:05:00Z"},
+    ),
+)
+
+TABLES = (TABLE,)

@@ -1,0 +1,56 @@
+"""Session-wide fixtures: synthesized templates and moto tables built from them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.synth import synth
+
+# Never reach a real account from a test.
+for _var, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}.items():
+    os.environ[_var] = _value
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def dev_templates() -> dict[str, dict]:
+    return synth("dev")
+
+
+@pytest.fixture(scope="session")
+def prod_templates() -> dict[str, dict]:
+    return synth("prod")
+
+
+@pytest.fixture(scope="session", params=["dev", "prod"])
+def staged_templates(request) -> tuple[str, dict[str, dict]]:
+    return request.param, synth(request.param)
+
+
+@pytest.fixture
+def aws(dev_templates):
+    """moto with every table of the dev templates created from their properties."""
+    import boto3
+    from moto import mock_aws
+
+    from tools.cfn_tables import create_tables
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_tables(client, dev_templates.values())
+        yield client
+
+
+@pytest.fixture
+def ddb(aws):
+    """The low-level DynamoDB client against the moto tables."""
+    return aws
