@@ -19,26 +19,15 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
-from constructs_lib.schema_table import ProvisionedCapacity  # noqa: E402
 from lambda_src.common.schema_types import STAGES  # noqa: E402
-from stacks.dephealth import DepHealthDataStack  # noqa: E402
-from stacks.iops import IOpsCoreStack, IOpsDatabaseStack  # noqa: E402
-from stacks.kv import KvDataStack  # noqa: E402
-from stacks.mfh import MyFusionDataStack  # noqa: E402
+from stacks import dephealth, iops, kv, mfh  # noqa: E402
+from stacks.settings import AppSettings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 
 
 def cdk_json_context() -> dict[str, Any]:
     return json.loads((ROOT / "cdk.json").read_text())["context"]
-
-
-def _flag(value: Any) -> bool:
-    return value is True or str(value).lower() in ("1", "true", "yes")
-
-
-def stack_name(product: str, stage: str, part: str) -> str:
-    return f"{product}-{stage}-{part}"
 
 
 def build_app(
@@ -62,33 +51,13 @@ def build_app(
     env = cdk.Environment(
         account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
     )
-    tags = {"project": "dynamodb-data-layer", "stage": stage}
-
-    def common(product: str, part: str) -> dict[str, Any]:
-        return {
-            "stack_name": stack_name(product, stage, part),
-            "env": env,
-            "stage": stage,
-            "tags": {**tags, "product": product},
-        }
-
-    DepHealthDataStack(app, "DepHealthData", **common("DepHealth", "Data"))
-    MyFusionDataStack(app, "MyFusionData", **common("MyFusion", "Data"))
-    KvDataStack(
-        app,
-        "KvStorageData",
-        table_name=str(app.node.try_get_context("tableName") or "kv-storage-data"),
-        gsi_name=str(app.node.try_get_context("gsiName") or "GSI1"),
-        **common("KvStorage", "Data"),
+    settings = AppSettings(
+        stage=stage,
+        env=env,
+        context={k: app.node.try_get_context(k) for k in ("tableName", "gsiName", "iopsProvisioned")},
     )
-    iops_core = IOpsCoreStack(app, "IOpsDashboardCore", **common("IOpsDashboard", "Core"))
-    IOpsDatabaseStack(
-        app,
-        "IOpsDashboardDatabase",
-        execution_role=iops_core.execution_role,
-        provisioned=ProvisionedCapacity() if _flag(app.node.try_get_context("iopsProvisioned")) else None,
-        **common("IOpsDashboard", "Database"),
-    )
+    for product in (dephealth, mfh, kv, iops):
+        product.build(app, settings)
 
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

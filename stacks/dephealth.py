@@ -14,3 +14,9 @@ class DepHealthDataStack(ProductDataStack):
         super().__init__(scope, construct_id, stage=stage, specs=schema.TABLES, **kwargs)
         self.packages = self.tables[schema.PACKAGES.alias]
         self.api_keys = self.tables[schema.API_KEYS.alias]
+
+
+def build(app, settings) -> dict:
+    """Add DepHealth's stacks to ``app``; return them by role."""
+    data = DepHealthDataStack(app, "DepHealthData", **settings.stack_kwargs("DepHealth", "Data"))
+    return {"data": data}

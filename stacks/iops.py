@@ -87,3 +87,16 @@ class IOpsDatabaseStack(ProductDataStack):
         }
         for name, value in exports.items():
             CfnOutput(self, name, value=value, export_name=f"{EXPORT_PREFIX}-{name}")
+
+
+def build(app, settings) -> dict:
+    """Add the IOps dashboard's stacks; ``iopsProvisioned`` switches on provisioned mode."""
+    core = IOpsCoreStack(app, "IOpsDashboardCore", **settings.stack_kwargs("IOpsDashboard", "Core"))
+    database = IOpsDatabaseStack(
+        app,
+        "IOpsDashboardDatabase",
+        execution_role=core.execution_role,
+        provisioned=ProvisionedCapacity() if settings.flag("iopsProvisioned") else None,
+        **settings.stack_kwargs("IOpsDashboard", "Database"),
+    )
+    return {"core": core, "database": database}

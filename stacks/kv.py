@@ -35,3 +35,15 @@ class KvDataStack(ProductDataStack):
         self.schema_table: SchemaTable = self.tables[spec.alias]
         self.table = self.schema_table.table
         self.gsi_name = gsi_name
+
+
+def build(app, settings) -> dict:
+    """Add KV storage's stacks to ``app`` (table and GSI names from context)."""
+    data = KvDataStack(
+        app,
+        "KvStorageData",
+        table_name=str(settings.context.get("tableName") or schema.TABLE.table_name(settings.stage)),
+        gsi_name=str(settings.context.get("gsiName") or schema.GSI1.name),
+        **settings.stack_kwargs("KvStorage", "Data"),
+    )
+    return {"data": data}
