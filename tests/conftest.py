@@ -36,9 +36,8 @@ def staged_templates(request) -> tuple[str, dict[str, dict]]:
     return request.param, synth(request.param)
 
 
-@pytest.fixture
-def aws(dev_templates):
-    """moto with every table of the dev templates created from their properties."""
+@pytest.fixture(scope="session")
+def _moto_session(dev_templates):
     import boto3
     from moto import mock_aws
 
@@ -48,6 +47,22 @@ def aws(dev_templates):
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(client, dev_templates.values())
         yield client
+
+
+@pytest.fixture
+def aws(_moto_session, dev_templates):
+    """moto with every table of the dev templates, created from their properties.
+
+    Each test starts with empty tables and a blank account for every other
+    service (see tests/moto_world.py); the client is shared for speed.
+    """
+    from lambda_src.common.aws_clients import reset_clients
+    from tests.moto_world import reset_world
+
+    reset_world(_moto_session, dev_templates.values())
+    reset_clients()
+    yield _moto_session
+    reset_clients()
 
 
 @pytest.fixture
