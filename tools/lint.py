@@ -1,0 +1,129 @@
+"""Lint every synthesized template with cfn-lint and checkov, both stages.
+
+cfn-lint must report nothing (errors and warnings alike). checkov findings
+must be fixed or match an entry of ``security/checkov-skips.json``, which
+names the check, the resource pattern, the stages and the reason. A skip
+entry that no longer matches anything is reported too, so the list stays
+honest. The linters live in their own venv (``--lint-venv``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SKIPS = ROOT / "security" / "checkov-skips.json"
+STAGES = ("dev", "prod")
+
+
+def synth_templates(stage: str, outdir: Path) -> list[Path]:
+    """Synthesize in a subprocess (jsii state stays out of this process)."""
+    code = (
+        "import sys; from app import build_app; "
+        "build_app({'stage': sys.argv[1], 'aws:cdk:bundling-stacks': []}, outdir=sys.argv[2]).synth()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, stage, str(outdir)], cwd=ROOT, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        tail = [l for l in result.stderr.splitlines() if l.strip() and "!!" not in l][-15:]
+        raise SystemExit(f"lint: synth of {stage} failed:\n" + "\n".join(tail))
+    return sorted(outdir.glob("*.template.json"))
+
+
+def run_cfn_lint(venv: Path, templates: list[Path]) -> list[str]:
+    result = subprocess.run(
+        [str(venv / "bin" / "cfn-lint"), "--format", "parseable", *map(str, templates)],
+        capture_output=True, text=True,
+    )
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
+def run_checkov(venv: Path, directory: Path) -> list[dict]:
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
+    result = subprocess.run(
+        [str(venv / "bin" / "checkov"), "-d", str(directory), "--framework", "cloudformation",
+         "-o", "json", "--quiet", "--compact", "--skip-download"],
+        capture_output=True, text=True, env=env,
+    )
+    if not result.stdout.strip():
+        return []  # nothing failed: checkov prints no report in --quiet mode
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"lint: checkov output unreadable: {result.stderr.strip()[-300:]}") from exc
+    reports = report if isinstance(report, list) else [report]
+    failed = []
+    for entry in reports:
+        for check in entry.get("results", {}).get("failed_checks", []):
+            failed.append({
+                "check": check["check_id"],
+                "name": check.get("check_name", ""),
+                "resource": check["resource"],
+                "file": Path(check.get("file_path", "")).name,
+            })
+    return failed
+
+
+def skipped_by(finding: dict, stage: str, skips: list[dict]) -> dict | None:
+    for skip in skips:
+        if (
+            skip["check"] == finding["check"]
+            and stage in skip["stages"]
+            and fnmatch.fnmatchcase(finding["resource"], skip["resource"])
+        ):
+            return skip
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="cfn-lint and checkov on every synthesized template")
+    parser.add_argument("--lint-venv", default=str(ROOT / ".venv-lint"), help="venv with cfn-lint and checkov")
+    parser.add_argument("--stage", choices=STAGES, action="append", help="lint only this stage (repeatable)")
+    args = parser.parse_args(argv)
+    venv = Path(args.lint_venv)
+    if not (venv / "bin" / "checkov").exists():
+        print(f"lint: no checkov in {venv}: run make lint", file=sys.stderr)
+        return 2
+    skips = json.loads(SKIPS.read_text())
+    used: set[int] = set()
+    problems: list[str] = []
+    for stage in args.stage or STAGES:
+        with tempfile.TemporaryDirectory(prefix=f"lint-{stage}-") as tmp:
+            templates = synth_templates(stage, Path(tmp))
+            problems += [f"[{stage}] cfn-lint: {line}" for line in run_cfn_lint(venv, templates)]
+            findings = run_checkov(venv, Path(tmp))
+            accepted = 0
+            for finding in findings:
+                skip = skipped_by(finding, stage, skips)
+                if skip is None:
+                    problems.append(
+                        f"[{stage}] checkov {finding['check']} ({finding['name']}) on "
+                        f"{finding['resource']} in {finding['file']}"
+                    )
+                else:
+                    used.add(skips.index(skip))
+                    accepted += 1
+            print(f"lint [{stage}]: {len(templates)} templates, cfn-lint clean={not any(p.startswith(f'[{stage}] cfn') for p in problems)}, "
+                  f"checkov findings {len(findings)} ({accepted} acknowledged in {SKIPS.relative_to(ROOT)})")
+    for index, skip in enumerate(skips):
+        if index not in used and not args.stage:
+            problems.append(f"stale skip entry: {skip['check']} on {skip['resource']} matches nothing")
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"lint: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print("lint: clean")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
