@@ -1,0 +1,198 @@
+"""``make bench``: measure the project against its floors and rewrite docs/PERFORMANCE.md.
+
+Sections, each skipped with a note when its product module is absent:
+- requests per operation (every product's ``tools/bench/<product>.py: run()``),
+  compared with the floor its semantics allow; anything above is a gap;
+- batch reads under injected UnprocessedKeys (DepHealth);
+- IOps ingest throughput;
+- handler cold import + first client vs the ``boto3.client`` floor;
+- synth wall time vs an empty CDK app, with and without built-in validation;
+- test-suite wall time.
+Benchmarks report; they never fail on a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "PERFORMANCE.md"
+PRODUCTS = ("dephealth", "kv", "iops", "admin")
+ENV = {
+    **os.environ,
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+}
+
+
+def _table(headers: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def requests_section() -> tuple[list[str], list[str]]:
+    rows, notes = [], []
+    for product in PRODUCTS:
+        try:
+            module = importlib.import_module(f"tools.bench.{product}")
+        except ModuleNotFoundError:
+            notes.append(f"- {product}: no benchmark module")
+            continue
+        rows += module.run()
+    table = [
+        [r["product"], r["operation"], r["requests"], r["floor"], r.get("items_read", ""),
+         r.get("items_returned", ""), "at floor" if r["requests"] <= r["floor"] else "**gap**",
+         r.get("notes", "")]
+        for r in rows
+    ]
+    lines = ["## DynamoDB requests per operation", "",
+             "Counted by a botocore event hook (`tools/bench/counting.py`) around each handler "
+             "operation, against moto tables built from the synthesized templates.", ""]
+    lines += _table(["product", "operation", "requests", "floor", "items read", "items returned",
+                     "vs floor", "notes"], table)
+    gaps = [f"{r['product']} {r['operation']}" for r in rows if r["requests"] > r["floor"]]
+    lines += ["", f"Gaps above the floor: {', '.join(gaps) if gaps else 'none'}.", *notes, ""]
+    return lines, gaps
+
+
+def batch_section() -> list[str]:
+    try:
+        module = importlib.import_module("tools.bench.dephealth")
+    except ModuleNotFoundError:
+        return []
+    fn = getattr(module, "batch_fault_benchmark", None)
+    if fn is None:
+        return []
+    rows = []
+    for fraction in (0.0, 0.1, 0.3):
+        r = fn(n=10_000, unprocessed_fraction=fraction)
+        rows.append([f"{int(fraction * 100)} %", *[r.get(k, "") for k in
+                     ("requests", "floor", "keys_returned", "wall_s", "sequential_s", "pynamodb_s", "notes")]])
+    lines = ["## batch_get_packages: 10,000 keys under injected UnprocessedKeys", "",
+             "Floor = ceil(n/100) / (1 - p) requests. Every key must come back.", ""]
+    lines += _table(["unprocessed", "requests", "floor", "keys returned", "wall s",
+                     "sequential loop s", "PynamoDB batch_get s", "notes"], rows)
+    return lines + [""]
+
+
+def ingest_section() -> list[str]:
+    try:
+        module = importlib.import_module("tools.bench.iops")
+    except ModuleNotFoundError:
+        return []
+    fn = getattr(module, "ingest_throughput", None)
+    if fn is None:
+        return []
+    r = fn(n=1000)
+    lines = ["## IOps ingest throughput (1,000 events, moto)", ""]
+    lines += _table(list(r.keys()), [list(r.values())])
+    return lines + [""]
+
+
+def _median_run(code: str, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=ENV,
+                             capture_output=True, text=True, check=True).stdout
+        samples.append(float(out.strip().splitlines()[-1]))
+    return statistics.median(samples)
+
+
+def handler_modules() -> list[str]:
+    modules = []
+    for path in sorted((ROOT / "lambda_src").glob("*/*.py")):
+        if path.parent.name == "common" or path.name.startswith("_"):
+            continue
+        if "def handler(" in path.read_text() or "handler = " in path.read_text():
+            modules.append(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    return modules
+
+
+def cold_import_section(runs: int) -> list[str]:
+    timer = "import time; t=time.perf_counter(); {body}; print(time.perf_counter()-t)"
+    floor = _median_run(timer.format(body="import boto3; boto3.client('dynamodb')"), runs)
+    rows = [["floor: `import boto3; boto3.client('dynamodb')`", f"{floor * 1000:.0f}", "1.00"]]
+    for module in handler_modules():
+        body = (f"import {module}; from lambda_src.common.aws_clients import dynamodb; dynamodb()")
+        t = _median_run(timer.format(body=body), runs)
+        rows.append([f"`{module}`", f"{t * 1000:.0f}", f"{t / floor:.2f}"])
+    lines = [f"## Handler cold import + first client (median of {runs} fresh interpreters)", ""]
+    lines += _table(["module", "ms", "ratio to floor"], rows)
+    return lines + [""]
+
+
+def _time(cmd: list[str], env: dict | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, env=env or ENV, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def synth_section() -> list[str]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = ("import aws_cdk as cdk, sys; app=cdk.App(outdir=sys.argv[1]); "
+                 "cdk.Stack(app, 'Empty'); app.synth()")
+        full = "import sys; from app import build_app; build_app(outdir=sys.argv[1]).synth()"
+        for validation in ("true", "false"):
+            env = {**ENV, "CDK_VALIDATION": validation}
+            t_empty = _time([sys.executable, "-c", empty, f"{tmp}/e{validation}"], env)
+            t_full = _time([sys.executable, "-c", full, f"{tmp}/f{validation}"], env)
+            rows.append([validation, f"{t_empty:.1f}", f"{t_full:.1f}", f"{t_full / t_empty:.2f}"])
+    lines = ["## Synth wall time (whole app, bundling on, cdk-nag on)", ""]
+    lines += _table(["built-in validation", "empty app s", "whole app s", "ratio"], rows)
+    return lines + [""]
+
+
+def tests_section() -> list[str]:
+    unit = _time([sys.executable, "-m", "pytest", "-q", "-m", "not e2e", "-p", "no:randomly"])
+    lines = ["## Test suite wall time", ""]
+    lines += _table(["command", "s"], [["`pytest -m 'not e2e'` (after install)", f"{unit:.1f}"]])
+    return lines + [""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the benchmarks and rewrite docs/PERFORMANCE.md")
+    parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per cold-import figure")
+    parser.add_argument("--quick", action="store_true", help="skip synth and test-suite timing")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    header = [
+        "# Performance",
+        "",
+        f"Produced by `make bench` on {dt.date.today().isoformat()}: {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}. "
+        "Benchmarks, not tests: nothing here fails on a number.",
+        "",
+    ]
+    requests, _gaps = requests_section()
+    body = requests + batch_section() + ingest_section() + cold_import_section(args.runs)
+    if not args.quick:
+        body += synth_section() + tests_section()
+    body += [f"`make bench` itself took {time.perf_counter() - started:.0f} s.", ""]
+    text = "\n".join(header + body)
+    print(text)
+    if not args.no_write:
+        keep = ""
+        if DOC.exists() and "<!-- measured by hand -->" in DOC.read_text():
+            keep = DOC.read_text().split("<!-- measured by hand -->", 1)[1]
+        DOC.write_text(text + "\n<!-- measured by hand -->" + keep if keep else text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
