@@ -1,0 +1,5 @@
+import sys
+
+from tools.admin.cli import main
+
+sys.exit(main())
