@@ -1,22 +1,30 @@
-"""IOps dashboard: core (execution role) and database stacks (SPEC §1.4).
+"""IOps dashboard: core, database and intelligence stacks (SPEC §1.4).
 
-The core stack owns the Lambda execution role; the database stack owns the
-tables, grants that role read/write on them (a policy attached from the
-database side, so the dependency runs core -> database) and exports the five
-names other systems import.
+The core stack owns the Lambda execution role, the ingest queue (with its
+DLQ) and the ingest function; the database stack owns the tables, grants that
+role read/write on them (a policy attached from the database side, so the
+dependency runs core -> database) and exports the five names other systems
+import; the intelligence stack (``stacks/iops_intelligence.py``) consumes the
+metrics stream through those exports. Dependencies: core -> database ->
+intelligence, never back: the ingest function gets the metrics table's
+literal name from the schema, not a token from the database stack.
 """
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Fn, Stack, Validations
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib.access import table_statement
+from constructs_lib.python_function import PythonFunction
 from constructs_lib.schema_table import ProvisionedCapacity
 from lambda_src.iops import schema
 
 from .data import ProductDataStack
+from .iops_intelligence import IOpsIntelligenceStack, acknowledge_xray
 
 EXPORT_PREFIX = "IOpsDashboard"
 # Item-level read/write: what the metric ingest and insight writers call.
@@ -44,6 +52,49 @@ class IOpsCoreStack(Stack):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="IOps dashboard data functions (metrics and insights read/write)",
         )
+        # Ingest path: producers send session / IB-call events to the queue; a
+        # message that fails 5 receives moves to the DLQ (kept 14 days).
+        self.ingest_dlq = sqs.Queue(
+            self,
+            "IngestDeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        Validations.of(self.ingest_dlq).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="This queue is the ingest queue's dead-letter queue.",
+            )
+        )
+        self.ingest_queue = sqs.Queue(
+            self,
+            "IngestQueue",
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(180),  # 6x the function timeout
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.ingest_dlq, max_receive_count=5),
+        )
+        self.ingest = PythonFunction(
+            self,
+            "IngestFunction",
+            product="iops",
+            handler="ingest.handler",
+            description="IOps metric ingest: session / IB-call events -> per-entity aggregates",
+            environment={"METRICS_TABLE": schema.METRICS.table_name(stage)},
+            timeout=Duration.seconds(30),
+            role=self.execution_role,
+        )
+        self.ingest.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.ingest_queue,
+                batch_size=10,
+                max_batching_window=Duration.seconds(1),
+                report_batch_item_failures=True,
+            )
+        )
+        acknowledge_xray(self.execution_role)
+        CfnOutput(self, "IngestQueueUrl", value=self.ingest_queue.queue_url)
 
 
 class IOpsDatabaseStack(ProductDataStack):
@@ -99,4 +150,12 @@ def build(app, settings) -> dict:
         provisioned=ProvisionedCapacity() if settings.flag("iopsProvisioned") else None,
         **settings.stack_kwargs("IOpsDashboard", "Database"),
     )
-    return {"core": core, "database": database}
+    intelligence = IOpsIntelligenceStack(
+        app,
+        "IOpsDashboardIntelligence",
+        metrics_stream_arn=Fn.import_value(f"{EXPORT_PREFIX}-MetricsTableStreamArn"),
+        insights_table_arn=Fn.import_value(f"{EXPORT_PREFIX}-InsightsTableArn"),
+        **settings.stack_kwargs("IOpsDashboard", "Intelligence"),
+    )
+    intelligence.add_stack_dependency(database, "reads the database stack's exports")
+    return {"core": core, "database": database, "intelligence": intelligence}

@@ -1,0 +1,135 @@
+"""IOps dashboard intelligence: the metrics-stream consumer and the alert topic.
+
+The consumer reads the metrics table's stream (NEW_AND_OLD_IMAGES), applies the
+risk rules of ``lambda_src/iops/insights.py``, writes insights and publishes
+alerts. It has a role of its own with exactly: stream read on that one stream,
+PutItem on the insights table, sns:Publish on the alert topic, send on its
+failure queue, its log group and X-Ray. The stream and table ARNs arrive as
+values (the database stack's exports), so this stack depends on the database
+stack and nothing depends on it.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from constructs_lib.python_function import PythonFunction
+from lambda_src.iops import schema
+
+STREAM_READ_ACTIONS = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
+
+
+class IOpsIntelligenceStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        metrics_stream_arn: str,
+        insights_table_arn: str,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.stage = stage
+
+        self.alert_topic = sns.Topic(
+            self,
+            "AlertTopic",
+            display_name="IOps dashboard risk alerts",
+            master_key=kms.Alias.from_alias_name(self, "SnsManagedKey", "alias/aws/sns"),
+            enforce_ssl=True,
+        )
+
+        self.role = iam.Role(
+            self,
+            "StreamConsumerRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="IOps metrics-stream consumer: stream read, insight PutItem, alert publish",
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(STREAM_READ_ACTIONS), resources=[metrics_stream_arn])
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[insights_table_arn])
+        )
+        # The topic uses the AWS-managed SNS key, whose key policy already admits
+        # this account's principals through SNS: no KMS statement is needed.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sns:Publish"], resources=[self.alert_topic.topic_arn])
+        )
+
+        self.consumer = PythonFunction(
+            self,
+            "StreamConsumer",
+            product="iops",
+            handler="insights.handler",
+            description="IOps metrics stream -> risk insights and SNS alerts",
+            environment={
+                "INSIGHTS_TABLE": schema.INSIGHTS.table_name(stage),
+                "ALERT_TOPIC_ARN": self.alert_topic.topic_arn,
+            },
+            timeout=Duration.seconds(60),
+            role=self.role,
+        )
+
+        # Records that still fail after the retries are described (not stored)
+        # on this queue, so an operator can replay them from the stream.
+        self.failures = sqs.Queue(
+            self,
+            "StreamFailureQueue",
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        Validations.of(self.failures).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="This queue is the stream consumer's on-failure destination (its DLQ).",
+            )
+        )
+        mapping = lambda_.EventSourceMapping(
+            self,
+            "MetricsStreamMapping",
+            target=self.consumer.function,
+            event_source_arn=metrics_stream_arn,
+            starting_position=lambda_.StartingPosition.LATEST,
+            batch_size=100,
+            max_batching_window=Duration.seconds(1),
+            bisect_batch_on_error=True,
+            retry_attempts=5,
+            max_record_age=Duration.hours(24),
+            report_batch_item_failures=True,
+            on_failure=_SqsOnFailure(self.failures),
+        )
+        # Lambda checks its stream permissions when the mapping is created.
+        mapping.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
+        acknowledge_xray(self.role)
+        CfnOutput(self, "AlertTopicArn", value=self.alert_topic.topic_arn)
+
+
+def acknowledge_xray(role: iam.Role) -> None:
+    """X-Ray's PutTraceSegments / PutTelemetryRecords only accept Resource "*"."""
+    Validations.of(role.node.find_child("DefaultPolicy").node.default_child).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-IAM5[Resource::*]",
+            reason="Only X-Ray PutTraceSegments/PutTelemetryRecords, which support only Resource '*'.",
+        )
+    )
+
+
+def _SqsOnFailure(queue: sqs.IQueue):
+    from aws_cdk import aws_lambda_event_sources as event_sources
+
+    return event_sources.SqsDlq(queue)
