@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,19 +24,27 @@ SKIPS = ROOT / "security" / "checkov-skips.json"
 STAGES = ("dev", "prod")
 
 
-def synth_templates(stage: str, outdir: Path) -> list[Path]:
-    """Synthesize in a subprocess (jsii state stays out of this process)."""
+def synth_templates(stages: list[str], root: Path) -> dict[str, list[Path]]:
+    """Synthesize each stage in its own subprocess, in parallel; stage -> templates."""
     code = (
         "import sys; from app import build_app; "
         "build_app({'stage': sys.argv[1], 'aws:cdk:bundling-stacks': []}, outdir=sys.argv[2]).synth()"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code, stage, str(outdir)], cwd=ROOT, capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        tail = [l for l in result.stderr.splitlines() if l.strip() and "!!" not in l][-15:]
-        raise SystemExit(f"lint: synth of {stage} failed:\n" + "\n".join(tail))
-    return sorted(outdir.glob("*.template.json"))
+    procs = {
+        stage: subprocess.Popen(
+            [sys.executable, "-c", code, stage, str(root / stage)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        for stage in stages
+    }
+    templates = {}
+    for stage, proc in procs.items():
+        _, stderr = proc.communicate()
+        if proc.returncode != 0:
+            tail = [l for l in stderr.splitlines() if l.strip() and "!!" not in l][-15:]
+            raise SystemExit(f"lint: synth of {stage} failed:\n" + "\n".join(tail))
+        templates[stage] = sorted((root / stage).glob("*.template.json"))
+    return templates
 
 
 def run_cfn_lint(venv: Path, templates: list[Path]) -> list[str]:
@@ -47,6 +56,7 @@ def run_cfn_lint(venv: Path, templates: list[Path]) -> list[str]:
 
 
 def run_checkov(venv: Path, directory: Path) -> list[dict]:
+    """checkov on one directory (its multi-directory mode mislabels files)."""
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     result = subprocess.run(
         [str(venv / "bin" / "checkov"), "-d", str(directory), "--framework", "cloudformation",
@@ -55,11 +65,14 @@ def run_checkov(venv: Path, directory: Path) -> list[dict]:
     )
     if not result.stdout.strip():
         return []  # nothing failed: checkov prints no report in --quiet mode
-    try:
-        report = json.loads(result.stdout)
-    except json.JSONDecodeError as exc:
-        raise SystemExit(f"lint: checkov output unreadable: {result.stderr.strip()[-300:]}") from exc
-    reports = report if isinstance(report, list) else [report]
+    reports, text, decoder = [], result.stdout.strip(), json.JSONDecoder()
+    while text:  # one JSON document per scanned directory, concatenated
+        try:
+            report, end = decoder.raw_decode(text)
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"lint: checkov output unreadable: {result.stderr.strip()[-300:]}") from exc
+        reports += report if isinstance(report, list) else [report]
+        text = text[end:].strip()
     failed = []
     for entry in reports:
         for check in entry.get("results", {}).get("failed_checks", []):
@@ -68,6 +81,7 @@ def run_checkov(venv: Path, directory: Path) -> list[dict]:
                 "name": check.get("check_name", ""),
                 "resource": check["resource"],
                 "file": Path(check.get("file_path", "")).name,
+                "stage": directory.name,
             })
     return failed
 
@@ -95,24 +109,28 @@ def main(argv: list[str] | None = None) -> int:
     skips = json.loads(SKIPS.read_text())
     used: set[int] = set()
     problems: list[str] = []
-    for stage in args.stage or STAGES:
-        with tempfile.TemporaryDirectory(prefix=f"lint-{stage}-") as tmp:
-            templates = synth_templates(stage, Path(tmp))
-            problems += [f"[{stage}] cfn-lint: {line}" for line in run_cfn_lint(venv, templates)]
-            findings = run_checkov(venv, Path(tmp))
-            accepted = 0
-            for finding in findings:
-                skip = skipped_by(finding, stage, skips)
-                if skip is None:
-                    problems.append(
-                        f"[{stage}] checkov {finding['check']} ({finding['name']}) on "
-                        f"{finding['resource']} in {finding['file']}"
-                    )
-                else:
-                    used.add(skips.index(skip))
-                    accepted += 1
-            print(f"lint [{stage}]: {len(templates)} templates, cfn-lint clean={not any(p.startswith(f'[{stage}] cfn') for p in problems)}, "
-                  f"checkov findings {len(findings)} ({accepted} acknowledged in {SKIPS.relative_to(ROOT)})")
+    stages = args.stage or list(STAGES)
+    with tempfile.TemporaryDirectory(prefix="lint-") as tmp:
+        templates = synth_templates(stages, Path(tmp))
+        every = [t for paths in templates.values() for t in paths]
+        problems += [f"cfn-lint: {line}" for line in run_cfn_lint(venv, every)]
+        with ThreadPoolExecutor(max_workers=len(stages)) as pool:
+            runs = pool.map(lambda stage: run_checkov(venv, Path(tmp) / stage), stages)
+            findings = [finding for run in runs for finding in run]
+    accepted = 0
+    for finding in findings:
+        skip = skipped_by(finding, finding["stage"], skips)
+        if skip is None:
+            problems.append(
+                f"[{finding['stage']}] checkov {finding['check']} ({finding['name']}) on "
+                f"{finding['resource']} in {finding['file']}"
+            )
+        else:
+            used.add(skips.index(skip))
+            accepted += 1
+    print(f"lint: {len(every)} templates ({', '.join(stages)}); cfn-lint findings "
+          f"{sum(p.startswith('cfn-lint') for p in problems)}; checkov findings {len(findings)}, "
+          f"{accepted} acknowledged in {SKIPS.relative_to(ROOT)}")
     for index, skip in enumerate(skips):
         if index not in used and not args.stage:
             problems.append(f"stale skip entry: {skip['check']} on {skip['resource']} matches nothing")
