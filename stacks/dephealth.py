@@ -1,4 +1,4 @@
-"""DepHealth: the packages and api-keys tables (SPEC §1.1)."""
+"""DepHealth: the packages and api-keys tables (SPEC §1.1), and the service on them."""
 
 from __future__ import annotations
 
@@ -18,5 +18,9 @@ class DepHealthDataStack(ProductDataStack):
 
 def build(app, settings) -> dict:
     """Add DepHealth's stacks to ``app``; return them by role."""
+    from .dephealth_service import DepHealthServiceStack
+
     data = DepHealthDataStack(app, "DepHealthData", **settings.stack_kwargs("DepHealth", "Data"))
-    return {"data": data}
+    service = DepHealthServiceStack(app, "DepHealthService", data=data,
+                                    **settings.stack_kwargs("DepHealth", "Service"))
+    return {"data": data, "service": service}

@@ -1,0 +1,45 @@
+"""Runtime settings of the DepHealth functions, read from the environment.
+
+Table names come from variables the service stack sets; the defaults are the
+deployed names from the schema, so a handler also runs against a local
+endpoint without extra configuration.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .schema import API_KEYS, PACKAGES
+
+TIER_QUOTAS = {"free": 1_000, "pro": 50_000, "enterprise": 1_000_000}
+DEFAULT_TIER = "free"
+
+MAGIC_LINK_TTL_S = 15 * 60
+VERIFICATION_TTL_S = 24 * 3600
+DEMO_LIMIT_PER_HOUR = 10
+DEMO_COUNTER_TTL_S = 2 * 3600
+GITHUB_SHARDS = 10
+GITHUB_HOURLY_BUDGET = 5_000
+FAILED_TTL_S = 90 * 24 * 3600
+DLQ_MAX_ATTEMPTS = 3
+
+
+def packages_table() -> str:
+    return os.environ.get("PACKAGES_TABLE", PACKAGES.table_name("dev"))
+
+
+def api_keys_table() -> str:
+    return os.environ.get("API_KEYS_TABLE", API_KEYS.table_name("dev"))
+
+
+def public_base_url() -> str:
+    """Where login and verification links point (the API's public URL)."""
+    return os.environ.get("PUBLIC_BASE_URL", "https://api.dephealth.example")
+
+
+def demo_limit() -> int:
+    return int(os.environ.get("DEMO_LIMIT_PER_HOUR", DEMO_LIMIT_PER_HOUR))
+
+
+def dlq_max_attempts() -> int:
+    return int(os.environ.get("DLQ_MAX_ATTEMPTS", DLQ_MAX_ATTEMPTS))

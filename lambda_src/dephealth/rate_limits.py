@@ -1,0 +1,78 @@
+"""Atomic counters: demo requests per IP per hour, and the shared GitHub budget.
+
+The demo counter is one conditional ``ADD``: DynamoDB applies it atomically,
+so N concurrent requests never push the count past the limit. The GitHub
+budget is spread over shards (a random shard per write, so no single item is
+hot) and read by summing every shard with one BatchGetItem.
+"""
+
+from __future__ import annotations
+
+import random
+
+from botocore.exceptions import ClientError
+
+from lambda_src.common.api import ApiError
+from lambda_src.common.requests import to_attr
+
+from . import clock, config
+from .schema import DEMO_PK, DEMO_SK, GITHUB_PK, GITHUB_SK
+
+
+def demo_hit(client, ip: str) -> int:
+    """Count one demo request for ``ip`` this hour; 429 past the limit."""
+    if not ip:
+        raise ApiError(400, "missing_source_ip", "the request has no source IP")
+    limit = config.demo_limit()
+    now = int(clock.now())
+    try:
+        response = client.update_item(
+            TableName=config.api_keys_table(),
+            Key={"pk": to_attr(DEMO_PK.build(ip=ip)), "sk": to_attr(DEMO_SK.build(hour=clock.hour(now)))},
+            UpdateExpression="ADD #c :one SET #ttl = if_not_exists(#ttl, :ttl)",
+            ConditionExpression="attribute_not_exists(#c) OR #c < :limit",
+            ExpressionAttributeNames={"#c": "count", "#ttl": "ttl"},
+            ExpressionAttributeValues={
+                ":one": to_attr(1),
+                ":limit": to_attr(limit),
+                ":ttl": to_attr(now + config.DEMO_COUNTER_TTL_S),
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        raise ApiError(429, "demo_limit_exceeded",
+                       f"the demo allows {limit} requests per hour; sign up for an API key") from None
+    return int(response["Attributes"]["count"]["N"])
+
+
+def github_consume(client, calls: int = 1, *, shard: int | None = None) -> None:
+    """Record ``calls`` GitHub API calls in this hour's window, on a random shard."""
+    now = int(clock.now())
+    shard = random.randrange(config.GITHUB_SHARDS) if shard is None else shard
+    client.update_item(
+        TableName=config.api_keys_table(),
+        Key={"pk": to_attr(GITHUB_PK.build(shard=str(shard))), "sk": to_attr(GITHUB_SK.build(window=clock.hour(now)))},
+        UpdateExpression="ADD used :n SET #ttl = if_not_exists(#ttl, :ttl)",
+        ExpressionAttributeNames={"#ttl": "ttl"},
+        ExpressionAttributeValues={":n": to_attr(calls), ":ttl": to_attr(now + 2 * 3600)},
+    )
+
+
+def github_used(client, window: str | None = None) -> int:
+    """Calls used in ``window`` (default: this hour), summed over every shard."""
+    window = window or clock.hour()
+    table = config.api_keys_table()
+    keys = [
+        {"pk": to_attr(GITHUB_PK.build(shard=str(s))), "sk": to_attr(GITHUB_SK.build(window=window))}
+        for s in range(config.GITHUB_SHARDS)
+    ]
+    from .batch import batch_get
+
+    items = batch_get(client, table, keys)
+    return sum(int(item["used"]["N"]) for item in items if "used" in item)
+
+
+def github_remaining(client) -> int:
+    return max(0, config.GITHUB_HOURLY_BUDGET - github_used(client))

@@ -1,0 +1,235 @@
+"""DepHealth's stateless service: REST API, collector queue, scheduled reset.
+
+Four functions, each with its own role and exactly the DynamoDB actions its
+code sends, on the table and index ARNs it touches (template tests pin them):
+
+- ``AuthApi``      signup, verification and magic-link login
+- ``PackagesApi``  package reads behind API-key quotas or the demo allowance
+- ``CollectorDlqProcessor``  the collector queue, with bounded retries into
+  ``FAILED#`` records
+- ``MonthlyReset`` the usage reset, the only function allowed to Scan
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from constructs_lib.access import grant
+from constructs_lib.python_function import PythonFunction
+from lambda_src.dephealth import config, schema
+
+from .dephealth import DepHealthDataStack
+
+# Per function: (table alias, actions on the table, {index: actions}).
+# TransactWriteItems is authorized per element (PutItem / DeleteItem).
+PERMISSIONS: dict[str, list[tuple[str, tuple[str, ...], dict[str, tuple[str, ...]]]]] = {
+    "AuthApi": [
+        (schema.API_KEYS.alias,
+         ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"),
+         {schema.MAGIC_TOKEN_INDEX.name: ("dynamodb:Query",),
+          schema.VERIFICATION_TOKEN_INDEX.name: ("dynamodb:Query",)}),
+    ],
+    "PackagesApi": [
+        (schema.API_KEYS.alias, ("dynamodb:UpdateItem",), {schema.KEY_HASH_INDEX.name: ("dynamodb:Query",)}),
+        (schema.PACKAGES.alias, ("dynamodb:BatchGetItem", "dynamodb:GetItem"),
+         {schema.RISK_LEVEL_INDEX.name: ("dynamodb:Query",)}),
+    ],
+    "CollectorDlqProcessor": [
+        (schema.API_KEYS.alias, ("dynamodb:PutItem",), {}),
+        (schema.PACKAGES.alias, ("dynamodb:UpdateItem",), {}),
+    ],
+    "MonthlyReset": [
+        (schema.API_KEYS.alias, ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem"), {}),
+    ],
+}
+
+_EMAIL_MODEL = {
+    "type": apigw.JsonSchemaType.OBJECT,
+    "required": ["email"],
+    "properties": {"email": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=3, max_length=320)},
+}
+_BATCH_MODEL = {
+    "type": apigw.JsonSchemaType.OBJECT,
+    "required": ["packages"],
+    "properties": {"packages": apigw.JsonSchema(type=apigw.JsonSchemaType.ARRAY, min_items=1, max_items=1000)},
+}
+# API Gateway's own rejections answer in the same {"error", "message"} shape as the handlers.
+_GATEWAY_ERRORS = {
+    "BadRequestParameters": (apigw.ResponseType.BAD_REQUEST_PARAMETERS, "400", "invalid_request"),
+    "BadRequestBody": (apigw.ResponseType.BAD_REQUEST_BODY, "400", "invalid_request"),
+    "Throttled": (apigw.ResponseType.THROTTLED, "429", "throttled"),
+    "Default4xx": (apigw.ResponseType.DEFAULT_4_XX, None, "bad_request"),
+    "Default5xx": (apigw.ResponseType.DEFAULT_5_XX, None, "service_unavailable"),
+}
+
+
+class _TableByName:
+    """A data-stack table addressed by its fixed name (no cross-stack export).
+
+    Same ``table_arn`` / ``index_arn`` shape as ``SchemaTable`` for the grant
+    helpers; the local endpoint cannot resolve cross-stack references.
+    """
+
+    def __init__(self, stack: Stack, spec, table_name: str) -> None:
+        self.spec = spec
+        self.table_name = table_name
+        self.table_arn = stack.format_arn(service="dynamodb", resource="table", resource_name=table_name)
+
+    def index_arn(self, index_name: str) -> str:
+        self.spec.index(index_name)
+        return f"{self.table_arn}/index/{index_name}"
+
+
+class DepHealthServiceStack(Stack):
+    """Exposes ``functions`` (by id), ``api``, ``queue`` and ``dead_letter_queue``."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, stage: str, data: DepHealthDataStack, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.add_stack_dependency(data)
+        self.tables = {
+            spec.alias: _TableByName(self, spec, data.tables[spec.alias].table_name) for spec in schema.TABLES
+        }
+        env = {
+            "PACKAGES_TABLE": self.tables[schema.PACKAGES.alias].table_name,
+            "API_KEYS_TABLE": self.tables[schema.API_KEYS.alias].table_name,
+        }
+        self.functions = {
+            "AuthApi": self._function("AuthApi", "auth_api.handler", "DepHealth signup, verification and login", env),
+            "PackagesApi": self._function("PackagesApi", "packages_api.handler",
+                                          "DepHealth package reads (API key or demo)", env, memory=512),
+            "CollectorDlqProcessor": self._function(
+                "CollectorDlqProcessor", "dlq.handler", "DepHealth collector queue: bounded retries, FAILED records",
+                {**env, "DLQ_MAX_ATTEMPTS": str(config.DLQ_MAX_ATTEMPTS)}, timeout=30),
+            "MonthlyReset": self._function("MonthlyReset", "monthly_reset.handler",
+                                           "DepHealth monthly usage reset (checkpointed Scan)", env, timeout=900),
+        }
+        for fn_id, grants in PERMISSIONS.items():
+            for alias, table_actions, index_actions in grants:
+                table = self.tables[alias]
+                grant(self.functions[fn_id], table, actions=table_actions)
+                for index, actions in index_actions.items():
+                    grant(self.functions[fn_id], table, actions=actions, indexes=[index], include_table=False)
+
+        self._queue()
+        self._schedule()
+        self._api(stage)
+        for fn_id, fn in self.functions.items():
+            CfnOutput(self, f"{fn_id}FunctionName", value=fn.function.function_name)
+
+    def _function(self, fn_id: str, handler: str, description: str, env: dict, *, memory: int = 256,
+                  timeout: int = 10) -> PythonFunction:
+        fn = PythonFunction(self, fn_id, product="dephealth", handler=handler, description=description,
+                            environment=env, memory_size=memory, timeout=Duration.seconds(timeout))
+        Validations.of(fn.role.node.find_child("DefaultPolicy")).acknowledge(
+            Acknowledgment(id="AwsSolutions-IAM5[Resource::*]",
+                           reason="Only X-Ray PutTraceSegments/PutTelemetryRecords, which support no "
+                           "resource-level permissions; DynamoDB actions name table and index ARNs."),
+        )
+        return fn
+
+    def _queue(self) -> None:
+        self.dead_letter_queue = sqs.Queue(
+            self, "CollectorDeadLetterQueue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        Validations.of(self.dead_letter_queue).acknowledge(
+            Acknowledgment(id="AwsSolutions-SQS3", reason="This queue is itself the collector queue's DLQ."),
+        )
+        self.queue = sqs.Queue(
+            self, "CollectorQueue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+            visibility_timeout=Duration.seconds(180),
+            # The processor stores a FAILED record after DLQ_MAX_ATTEMPTS; the DLQ
+            # only catches messages the processor itself could not handle.
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue,
+                                                  max_receive_count=config.DLQ_MAX_ATTEMPTS + 2),
+        )
+        self.functions["CollectorDlqProcessor"].function.add_event_source(
+            sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True,
+                                   max_batching_window=Duration.seconds(5))
+        )
+        CfnOutput(self, "CollectorQueueUrl", value=self.queue.queue_url)
+
+    def _schedule(self) -> None:
+        # Hourly through the first hours of the 1st: a run resumes from the
+        # checkpoint, and one after completion is a no-op.
+        rule = events.Rule(self, "MonthlyResetSchedule",
+                           schedule=events.Schedule.cron(minute="5", hour="0-5", day="1", month="*", year="*"))
+        rule.add_target(targets.LambdaFunction(self.functions["MonthlyReset"].function, retry_attempts=2))
+
+    def _api(self, stage: str) -> None:
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH,
+                                    removal_policy=RemovalPolicy.DESTROY)
+        self.api = apigw.RestApi(
+            self, "Api",
+            rest_api_name=f"dephealth-{stage}",
+            description="DepHealth dependency health API (x-api-key, or the demo allowance)",
+            cloud_watch_role=False,
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            deploy_options=apigw.StageOptions(
+                stage_name=stage, throttling_rate_limit=50, throttling_burst_limit=100, tracing_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR, data_trace_enabled=False, metrics_enabled=True,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                # No query strings in the access log: they carry login and verification tokens.
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False, http_method=True, ip=True, protocol=True, request_time=True,
+                    resource_path=True, response_length=True, status=True, user=False),
+            ),
+        )
+        for name, (kind, status, code) in _GATEWAY_ERRORS.items():
+            self.api.add_gateway_response(
+                name, type=kind, status_code=status,
+                templates={"application/json": '{"error": "%s", "message": $context.error.messageString}' % code},
+            )
+        self._routes()
+        Validations.of(self.api.deployment_stage).acknowledge(
+            Acknowledgment(id="AwsSolutions-APIG3",
+                           reason="Stage throttling, per-tier quotas and the demo limit bound abuse; a WAF "
+                           "web ACL is attached per account, not created per product."),
+        )
+        Validations.of(self.api).acknowledge(
+            Acknowledgment(id="AwsSolutions-APIG4",
+                           reason="Callers authenticate with their API key, checked by the handler against "
+                           "its SHA-256 in key-hash-index; signup, login and the demo are public by design."),
+            Acknowledgment(id="AwsSolutions-COG4",
+                           reason="API-key product without Cognito users; the handler authenticates."),
+        )
+        CfnOutput(self, "ApiUrl", value=self.api.url)
+
+    def _routes(self) -> None:
+        validator = self.api.add_request_validator("Validator", validate_request_body=True,
+                                                   validate_request_parameters=True)
+
+        def model(name: str, schema_: dict) -> apigw.Model:
+            return self.api.add_model(name, content_type="application/json",
+                                      schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, **schema_))
+
+        def method(resource, verb, fn_id, *, params=None, body=None):
+            options = {"request_validator": validator, "request_parameters": params or {}}
+            if body is not None:
+                options["request_models"] = {"application/json": body}
+            resource.add_method(verb, apigw.LambdaIntegration(self.functions[fn_id].function, proxy=True), **options)
+
+        email = model("EmailModel", _EMAIL_MODEL)
+        token = {"method.request.querystring.token": True}
+        root = self.api.root
+        method(root.add_resource("signup"), "POST", "AuthApi", body=email)
+        method(root.add_resource("verify"), "GET", "AuthApi", params=token)
+        auth = root.add_resource("auth")
+        method(auth.add_resource("magic-link"), "POST", "AuthApi", body=email)
+        method(auth.add_resource("callback"), "GET", "AuthApi", params=token)
+
+        key = {"method.request.header.x-api-key": False}
+        packages = root.add_resource("packages")
+        method(packages, "GET", "PackagesApi", params={**key, "method.request.querystring.risk_level": True,
+                                                        "method.request.querystring.limit": False,
+                                                        "method.request.querystring.cursor": False})
+        method(packages.add_resource("batch"), "POST", "PackagesApi", params=key,
+               body=model("BatchModel", _BATCH_MODEL))
+        method(packages.add_resource("{ecosystem}").add_resource("{name}"), "GET", "PackagesApi", params=key)
