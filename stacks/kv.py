@@ -46,4 +46,7 @@ def build(app, settings) -> dict:
         gsi_name=str(settings.context.get("gsiName") or schema.GSI1.name),
         **settings.stack_kwargs("KvStorage", "Data"),
     )
-    return {"data": data}
+    from .kv_api import KvApiStack
+
+    api = KvApiStack(app, "KvStorageApi", data=data, **settings.stack_kwargs("KvStorage", "Api"))
+    return {"data": data, "api": api}

@@ -1,0 +1,201 @@
+"""The KV storage HTTP API: API Gateway (REST, Lambda proxy) -> this handler.
+
+Routes are thin: validate input, authenticate with one GSI1 Query, call
+``store``. Every error is a 4xx ``{"error", "message"}`` body (see
+``lambda_src.common.api``); DynamoDB validation failures map to 400 and
+throttling to 503, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from botocore.exceptions import ClientError
+
+from lambda_src.common.api import ApiError, error_response, install_error_handlers, json_body
+from lambda_src.kv import store, validation
+from lambda_src.kv.plans import DEFAULT_PLAN, PLANS, current_month, plan_of, requests_this_month
+from lambda_src.kv.meter import METER
+
+logger = Logger()
+app = APIGatewayRestResolver()
+install_error_handlers(app, logger)
+
+_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+
+
+@app.exception_handler(ClientError)
+def _client_error(exc: ClientError):
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code in _THROTTLED:
+        return error_response(503, "throttled", "the service is busy; retry shortly", {"Retry-After": "1"})
+    if code == "ValidationException":
+        message = exc.response["Error"].get("Message", "")
+        if "size" in message.lower():
+            return error_response(413, "value_too_large", "the item exceeds DynamoDB's 400 KB limit")
+        return error_response(400, "invalid_request", "the request cannot be stored as given")
+    logger.exception("dynamodb error", extra={"code": code})
+    return error_response(500, "internal_error", "the request could not be completed")
+
+
+def _json(status: int, body: dict, headers: dict | None = None) -> Response:
+    return Response(status_code=status, content_type="application/json",
+                    body=json.dumps(body, default=str), headers=headers or {})
+
+
+def _header(name: str) -> str | None:
+    for key, value in (app.current_event.headers or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _query(name: str) -> str | None:
+    return (app.current_event.query_string_parameters or {}).get(name)
+
+
+def _limit() -> int:
+    raw = _query("limit")
+    if raw in (None, ""):
+        return store.DEFAULT_PAGE
+    if not raw.isdigit() or int(raw) < 1:
+        raise ApiError(400, "invalid_limit", f"limit is a whole number from 1 to {store.MAX_PAGE}")
+    return min(int(raw), store.MAX_PAGE)
+
+
+def _user() -> dict:
+    user = store.authenticate(_header("x-api-key"))
+    store.check_request_cap(user)
+    return user
+
+
+def _usage(user: dict) -> dict:
+    plan = plan_of(user)
+    month = current_month(store.now_epoch())
+    return {"month": month,
+            "requestCount": requests_this_month(user, month) + METER.peek(user["userId"]),
+            "storageBytes": int(user.get("storageBytes", 0)),
+            "limits": {"monthlyRequests": plan.monthly_requests, "storageBytes": plan.storage_bytes}}
+
+
+# -- users -------------------------------------------------------------------
+@app.post("/users")
+def signup():
+    body = json_body(app)
+    email = validation.email(body.get("email"))
+    plan = body.get("plan", DEFAULT_PLAN)
+    if plan not in PLANS:
+        raise ApiError(400, "invalid_plan", f"plan is one of {', '.join(PLANS)}")
+    user, api_key = store.create_user(email, plan)
+    logger.info("user created", extra={"userId": user["userId"], "plan": plan})
+    return _json(201, {"userId": user["userId"], "email": email, "plan": plan, "apiKey": api_key,
+                       "createdAt": user["createdAt"],
+                       "note": "store the apiKey now: it is shown only once"})
+
+
+@app.get("/me")
+def me():
+    user = _user()
+    store.record_read(user)
+    usage = _usage(user)
+    return _json(200, {"userId": user["userId"], "email": user.get("email"), "plan": user.get("plan"),
+                       "requestCount": usage["requestCount"], "storageBytes": usage["storageBytes"],
+                       "usageMonth": usage["month"], "limits": usage["limits"],
+                       "createdAt": user.get("createdAt")})
+
+
+# -- namespaces --------------------------------------------------------------
+@app.get("/namespaces")
+def list_namespaces():
+    user = _user()
+    items, cursor = store.list_namespaces(user, limit=_limit(), cursor=_query("cursor"))
+    store.record_read(user)
+    return _json(200, {"namespaces": items, "cursor": cursor})
+
+
+@app.put("/namespaces/<ns>")
+def put_namespace(ns: str):
+    ns = validation.namespace(unquote(ns))
+    user = _user()
+    namespace, created = store.create_namespace(user, ns)
+    return _json(201 if created else 200, namespace)
+
+
+@app.delete("/namespaces/<ns>")
+def delete_namespace(ns: str):
+    ns = validation.namespace(unquote(ns))
+    force = (_query("force") or "").lower() in ("1", "true", "yes")
+    user = _user()
+    deleted = store.delete_namespace(user, ns, force=force)
+    return _json(200, {"namespace": ns, "deleted": True, "keysDeleted": deleted})
+
+
+# -- keys --------------------------------------------------------------------
+@app.get("/namespaces/<ns>/keys")
+def list_keys(ns: str):
+    ns = validation.namespace(unquote(ns))
+    prefix = _query("prefix") or ""
+    if prefix:
+        validation.key(prefix)
+    limit = _limit()
+    user = _user()
+    items, cursor = store.list_keys(user, ns, prefix, limit=limit, cursor=_query("cursor"))
+    store.record_read(user)
+    return _json(200, {"namespace": ns, "prefix": prefix, "keys": items, "cursor": cursor})
+
+
+def _key_path() -> tuple[str, str]:
+    """``/namespaces/{ns}/keys/{key+}``: keys may contain '/', so read them from the path."""
+    path = app.current_event.path
+    head, _, key = path.partition("/keys/")
+    ns = head.rsplit("/", 1)[-1]
+    return validation.namespace(unquote(ns)), validation.key(key)
+
+
+@app.get("/namespaces/<ns>/keys/.+")
+def get_key(ns: str):
+    ns, key = _key_path()
+    user = _user()
+    item = store.get_key(user, ns, key)
+    store.record_read(user)
+    body = store.public_key(item)
+    return _json(200, body, {"ETag": validation.etag(body["version"], body["size"])})
+
+
+@app.put("/namespaces/<ns>/keys/.+")
+def put_key(ns: str):
+    ns, key = _key_path()
+    body = json_body(app)
+    if "value" not in body:
+        raise ApiError(400, "missing_value", 'send {"value": <any JSON>, "ttl": <seconds, optional>}')
+    unknown = sorted(set(body) - {"value", "ttl"})
+    if unknown:
+        raise ApiError(400, "invalid_body", f"unknown field(s): {', '.join(unknown)}")
+    size = validation.value_size(body["value"])
+    ttl = validation.ttl_seconds(body.get("ttl"))
+    expected = validation.if_match(_header("if-match"))
+    user = _user()
+    item, created = store.put_key(user, ns, key, body["value"], size, ttl, expected)
+    out = store.public_key(item)
+    return _json(201 if created else 200, out, {"ETag": validation.etag(out["version"], out["size"])})
+
+
+@app.delete("/namespaces/<ns>/keys/.+")
+def delete_key(ns: str):
+    ns, key = _key_path()
+    expected = validation.if_match(_header("if-match"))
+    user = _user()
+    store.delete_key(user, ns, key, expected)
+    return _json(200, {"namespace": ns, "key": key, "deleted": True})
+
+
+def handler(event, context):
+    """Lambda entry point (``lambda_src.kv.api.handler``)."""
+    logger.append_keys(request_id=getattr(context, "aws_request_id", None))
+    if not isinstance(event, dict) or "httpMethod" not in event or "path" not in event:
+        return {"statusCode": 400, "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"error": "invalid_event", "message": "expected an API Gateway REST event"})}
+    return app.resolve(event, context)

@@ -1,0 +1,508 @@
+"""DynamoDB operations of the KV API, one request per operation where possible.
+
+Every key format, index name and access pattern comes from ``schema``; the
+deployed table and GSI names come from the environment (``TABLE_NAME``,
+``GSI_NAME``), which the stack sets from the data stack's values.
+
+Writes are TransactWriteItems that carry their own checks: namespace
+ownership (ConditionCheck), the key's version, and the user's usage counters
+(``ADD requestCount, storageBytes`` with the plan caps as conditions). The
+storage delta needs the old value's size; the ETag ``"version.size"`` gives
+it, and without one a cancelled transaction returns the old item
+(``ReturnValuesOnConditionCheckFailure``), so the retry is exact with no read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+import time
+from datetime import datetime, timezone
+
+from botocore.exceptions import ClientError
+
+from lambda_src.common.api import ApiError
+from lambda_src.common.aws_clients import dynamodb
+from lambda_src.common.hashing import new_secret, sha256_hex
+from lambda_src.common.requests import build_request, from_item, to_attr, to_item
+from lambda_src.kv import schema
+from lambda_src.kv.meter import METER
+from lambda_src.kv.plans import current_month, plan_of, requests_this_month
+from lambda_src.kv.validation import Expected
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 50
+DELETE_BATCH = 25  # keys per force-delete transaction (plus the usage update)
+_ATTEMPTS = 3
+
+
+def now_epoch() -> float:
+    return time.time()
+
+
+def iso_now() -> str:
+    return datetime.fromtimestamp(now_epoch(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def table_name() -> str:
+    return os.environ.get("TABLE_NAME") or schema.TABLE.table_name("dev")
+
+
+def spec():
+    return schema.TABLE.with_index_renamed(schema.GSI1.name, os.environ.get("GSI_NAME") or schema.GSI1.name)
+
+
+def _request(pattern: str, params: dict, **kwargs) -> tuple[str, dict]:
+    table_spec = spec()
+    return build_request(table_spec, table_spec.pattern(pattern), params, table_name=table_name(), **kwargs)
+
+
+def _key(pk: str, sk: str) -> dict:
+    return {"PK": to_attr(pk), "SK": to_attr(sk)}
+
+
+def is_live(item: dict) -> bool:
+    """Expired items stay until DynamoDB's TTL sweep deletes them; they are never shown."""
+    ttl = item.get("ttl")
+    return ttl is None or ttl > now_epoch()
+
+
+# -- users -------------------------------------------------------------------
+def create_user(email: str, plan: str) -> tuple[dict, str]:
+    """Store a user keyed by the SHA-256 of a fresh API key; return (user, raw key)."""
+    user_id = "u_" + secrets.token_hex(8)
+    api_key = new_secret("kv_")
+    now = iso_now()
+    item = {
+        "PK": schema.USER_PK.build(userId=user_id), "SK": schema.METADATA_SK.build(),
+        "GSI1PK": schema.APIKEY_GSI1PK.build(apiKeyHash=sha256_hex(api_key)),
+        "GSI1SK": schema.METADATA_SK.build(),
+        "userId": user_id, "email": email, "plan": plan, "requestCount": 0,
+        "storageBytes": 0, "usageMonth": current_month(now_epoch()),
+        "createdAt": now, "updatedAt": now,
+    }
+    dynamodb().put_item(TableName=table_name(), Item=to_item(item),
+                        ConditionExpression="attribute_not_exists(PK)")
+    return item, api_key
+
+
+def authenticate(api_key: str | None) -> dict:
+    """One Query on GSI1 by the key's hash; the raw key is never stored or logged."""
+    if not api_key:
+        raise ApiError(401, "missing_api_key", "send your API key in the x-api-key header")
+    _, kwargs = _request("user-by-api-key", {"apiKeyHash": sha256_hex(api_key)}, limit=1)
+    items = dynamodb().query(**kwargs).get("Items", [])
+    if not items:
+        raise ApiError(401, "invalid_api_key", "the API key is not valid")
+    return from_item(items[0])
+
+
+def check_request_cap(user: dict) -> None:
+    month = current_month(now_epoch())
+    used = requests_this_month(user, month) + METER.peek(user["userId"])
+    if used >= plan_of(user).monthly_requests:
+        raise ApiError(429, "request_limit_exceeded",
+                       f"the {plan_of(user).name} plan allows {plan_of(user).monthly_requests} "
+                       "requests a month; upgrade or wait for next month",
+                       {"Retry-After": "3600"})
+
+
+def usage_update(user: dict, *, delta_bytes: int = 0, enforce: bool = True) -> tuple[dict, int]:
+    """The Update of a user's counters for one write, plus pending reads.
+
+    Returns the transaction element and how many requests it records. With
+    ``enforce`` the plan caps are conditions, so a write over a cap fails
+    atomically with its own work.
+    """
+    user_id = user["userId"]
+    count = 1 + METER.peek(user_id) if enforce else METER.peek(user_id)
+    month = current_month(now_epoch())
+    plan = plan_of(user)
+    values = {":n": to_attr(count), ":d": to_attr(delta_bytes), ":m": to_attr(month)}
+    if user.get("usageMonth") == month:
+        expression = "ADD requestCount :n, storageBytes :d"
+        condition = "attribute_exists(PK) AND usageMonth = :m"
+        if enforce:
+            condition += " AND requestCount <= :rmax"
+            values[":rmax"] = to_attr(plan.monthly_requests - count)
+    else:
+        expression = "SET requestCount = :n, usageMonth = :m ADD storageBytes :d"
+        condition = "attribute_exists(PK) AND (attribute_not_exists(usageMonth) OR usageMonth <> :m)"
+    if enforce and delta_bytes > 0:
+        condition += " AND storageBytes <= :smax"
+        values[":smax"] = to_attr(plan.storage_bytes - delta_bytes)
+    update = {
+        "TableName": table_name(),
+        "Key": _key(schema.USER_PK.build(userId=user_id), schema.METADATA_SK.build()),
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    return update, count
+
+
+def over_cap_error(user: dict, delta_bytes: int) -> ApiError:
+    plan = plan_of(user)
+    month = current_month(now_epoch())
+    if requests_this_month(user, month) + 1 > plan.monthly_requests:
+        return ApiError(429, "request_limit_exceeded",
+                        f"the {plan.name} plan allows {plan.monthly_requests} requests a month")
+    return ApiError(413, "storage_limit_exceeded",
+                    f"this write would exceed the {plan.name} plan's {plan.storage_bytes} stored bytes")
+
+
+def record_read(user: dict) -> None:
+    """Count a read; flush pending reads with one UpdateItem every ``flush_every``."""
+    if not METER.record(user["userId"]):
+        return
+    update, count = usage_update(user, enforce=False)
+    update.pop("ReturnValuesOnConditionCheckFailure")
+    try:
+        dynamodb().update_item(**update)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return  # the user is gone or the month turned over meanwhile: drop the batch
+    METER.settle(user["userId"], count)
+
+
+def _reasons(exc: ClientError) -> list[dict]:
+    return exc.response.get("CancellationReasons") or []
+
+
+def _failed(reason: dict) -> bool:
+    return reason.get("Code") not in (None, "None", "")
+
+
+def _transact(items: list[dict]) -> list[dict] | None:
+    """Run a transaction; None on success, else the cancellation reasons."""
+    try:
+        dynamodb().transact_write_items(TransactItems=items)
+        return None
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        reasons = _reasons(exc)
+        if not any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+            raise ApiError(409, "transaction_conflict",
+                           "a concurrent request changed the same data; retry") from None
+        return reasons
+
+
+def _user_failed(user: dict, reason: dict, delta_bytes: int) -> dict:
+    """After the usage Update failed: the fresh user if only the month turned, else a cap error."""
+    fresh = from_item(reason["Item"]) if reason.get("Item") else None
+    if fresh is None:
+        raise ApiError(401, "invalid_api_key", "the API key is not valid")
+    if fresh.get("usageMonth") != user.get("usageMonth"):
+        return fresh
+    raise over_cap_error(fresh, delta_bytes)
+
+
+# -- namespaces --------------------------------------------------------------
+def list_namespaces(user: dict, *, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+    start = decode_cursor(cursor, {"PK": schema.USER_PK.build(userId=user["userId"])}, "NS#")
+    _, kwargs = _request("user-namespaces", {"userId": user["userId"]}, limit=limit, start_key=start)
+    page = dynamodb().query(**kwargs)
+    items = [from_item(i) for i in page.get("Items", [])]
+    return ([{"namespace": i["ns"], "createdAt": i.get("createdAt")} for i in items],
+            encode_cursor(page.get("LastEvaluatedKey")))
+
+
+def create_namespace(user: dict, ns: str) -> tuple[dict, bool]:
+    """Namespace names are global: one owner each. Returns (namespace, created)."""
+    user_id = user["userId"]
+    now = iso_now()
+    meta = {"PK": schema.NS_PK.build(ns=ns), "SK": schema.METADATA_SK.build(),
+            "GSI1PK": schema.NS_GSI1PK.build(userId=user_id), "GSI1SK": schema.NS_GSI1SK.build(ns=ns),
+            "ns": ns, "ownerId": user_id, "createdAt": now}
+    member = {"PK": schema.USER_PK.build(userId=user_id), "SK": schema.NS_MEMBER_SK.build(ns=ns),
+              "ns": ns, "createdAt": now}
+    for _ in range(_ATTEMPTS):
+        usage, count = usage_update(user)
+        reasons = _transact([
+            {"Put": {"TableName": table_name(), "Item": to_item(meta),
+                     "ConditionExpression": "attribute_not_exists(PK)",
+                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+            {"Put": {"TableName": table_name(), "Item": to_item(member)}},
+            {"Update": usage},
+        ])
+        if reasons is None:
+            METER.settle(user_id, count - 1)
+            return {"namespace": ns, "createdAt": now}, True
+        if _failed(reasons[0]):
+            existing = from_item(reasons[0].get("Item") or {})
+            if existing.get("ownerId") == user_id:
+                return {"namespace": ns, "createdAt": existing.get("createdAt")}, False
+            raise ApiError(409, "namespace_unavailable",
+                           "that namespace name is not available; choose another")
+        user = _user_failed(user, reasons[2], 0)
+    raise ApiError(409, "transaction_conflict", "concurrent updates; retry")
+
+
+def namespace_exists(user: dict, ns: str) -> bool:
+    _, kwargs = _request("namespace", {"ns": ns})
+    item = dynamodb().get_item(**kwargs).get("Item")
+    return bool(item) and from_item(item).get("ownerId") == user["userId"]
+
+
+def _namespace_key_page(ns: str, start: dict | None, limit: int) -> dict:
+    """Keys of a namespace from the base table, strongly consistent (for deletes)."""
+    _, kwargs = _request("namespace-keys", {"ns": ns}, limit=limit, start_key=start)
+    kwargs["ConsistentRead"] = True
+    return dynamodb().query(**kwargs)
+
+
+def delete_namespace(user: dict, ns: str, *, force: bool) -> int:
+    """Delete a namespace; with ``force`` its keys first, a batch per transaction.
+
+    Each batch deletes up to DELETE_BATCH keys and subtracts their bytes from
+    the owner's storage in the same transaction, so an interrupted force
+    delete leaves exact counters and can simply be repeated. Returns keys deleted.
+    """
+    user_id = user["userId"]
+    deleted = 0
+    start = None
+    while True:
+        page = _namespace_key_page(ns, start, DELETE_BATCH)
+        items = [from_item(i) for i in page.get("Items", [])]
+        if any(i.get("ownerId") != user_id for i in items):
+            raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
+        if items and not force:
+            if not namespace_exists(user, ns):
+                raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
+            raise ApiError(409, "namespace_not_empty",
+                           "the namespace still holds keys; delete them or pass ?force=true")
+        if items:
+            freed = sum(int(i.get("size", 0)) for i in items)
+            usage, _ = usage_update(user, delta_bytes=-freed, enforce=False)
+            usage.pop("ReturnValuesOnConditionCheckFailure")
+            reasons = _transact(
+                [{"Delete": {"TableName": table_name(), "Key": _key(i["PK"], i["SK"]),
+                             "ConditionExpression": "ownerId = :uid",
+                             "ExpressionAttributeValues": {":uid": to_attr(user_id)}}} for i in items]
+                + [{"Update": usage}]
+            )
+            if reasons is not None:
+                raise ApiError(409, "transaction_conflict", "keys changed during the delete; retry")
+            deleted += len(items)
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    for _ in range(_ATTEMPTS):
+        usage, count = usage_update(user)
+        reasons = _transact([
+            {"Delete": {"TableName": table_name(),
+                        "Key": _key(schema.NS_PK.build(ns=ns), schema.METADATA_SK.build()),
+                        "ConditionExpression": "ownerId = :uid",
+                        "ExpressionAttributeValues": {":uid": to_attr(user_id)}}},
+            {"Delete": {"TableName": table_name(),
+                        "Key": _key(schema.USER_PK.build(userId=user_id), schema.NS_MEMBER_SK.build(ns=ns))}},
+            {"Update": usage},
+        ])
+        if reasons is None:
+            METER.settle(user_id, count - 1)
+            return deleted
+        if _failed(reasons[0]):
+            raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
+        user = _user_failed(user, reasons[2], 0)
+    raise ApiError(409, "transaction_conflict", "concurrent updates; retry")
+
+
+# -- keys --------------------------------------------------------------------
+def public_key(item: dict) -> dict:
+    out = {"namespace": item["ns"], "key": item["key"], "value": item.get("value"),
+           "version": int(item["version"]), "size": int(item.get("size", 0)),
+           "updatedAt": item.get("updatedAt")}
+    if item.get("createdAt"):
+        out["createdAt"] = item["createdAt"]
+    if item.get("ttl") is not None:
+        out["expiresAt"] = int(item["ttl"])
+    return out
+
+
+def get_key(user: dict, ns: str, key: str) -> dict:
+    """One GetItem; another owner's key or an expired one looks exactly like a missing one."""
+    _, kwargs = _request("key", {"ns": ns, "key": key})
+    raw = dynamodb().get_item(**kwargs).get("Item")
+    item = from_item(raw) if raw else None
+    if not item or item.get("ownerId") != user["userId"] or not is_live(item):
+        raise ApiError(404, "key_not_found", f"no key {key!r} in namespace {ns!r}")
+    return item
+
+
+def put_key(user: dict, ns: str, key: str, value, size: int, ttl_seconds: int | None,
+            expected: Expected | None) -> tuple[dict, bool]:
+    """Create or replace a key in one transaction; returns (item, created)."""
+    user_id = user["userId"]
+    known = (expected.version, expected.size) if expected and expected.size is not None else None
+    probe = expected is not None and known is None
+    created_at = None  # the stored createdAt, once a cancelled attempt has shown it
+    for _ in range(_ATTEMPTS):
+        now = iso_now()
+        item = {"PK": schema.NS_PK.build(ns=ns), "SK": schema.KEY_SK.build(key=key),
+                "GSI1PK": schema.KEY_GSI1PK.build(ns=ns), "GSI1SK": schema.KEY_GSI1SK.build(key=key),
+                "ns": ns, "key": key, "ownerId": user_id, "value": value, "size": size,
+                "updatedAt": now, "createdAt": now, "version": 1}
+        if ttl_seconds:
+            item["ttl"] = int(now_epoch()) + ttl_seconds
+        names = {"#v": "version", "#s": "size"}
+        values = {":uid": to_attr(user_id)}
+        if known:
+            item["version"] = known[0] + 1
+            condition = "#v = :old AND #s = :oldsize AND ownerId = :uid"
+            values.update({":old": to_attr(known[0]), ":oldsize": to_attr(known[1])})
+            delta = size - known[1]
+        elif probe:  # only the version is known: fail on purpose to learn the stored size
+            condition = "#v = :old AND #s = :never AND ownerId = :uid"
+            values.update({":old": to_attr(expected.version), ":never": to_attr(-1)})
+            delta = size
+        else:
+            condition = "attribute_not_exists(PK)"
+            values = {}
+            names = {}
+            delta = size
+        put = _key_update(item, condition, names, values)
+        usage, count = usage_update(user, delta_bytes=delta)
+        reasons = _transact([
+            {"ConditionCheck": {"TableName": table_name(),
+                                "Key": _key(schema.NS_PK.build(ns=ns), schema.METADATA_SK.build()),
+                                "ConditionExpression": "ownerId = :uid",
+                                "ExpressionAttributeValues": {":uid": to_attr(user_id)}}},
+            {"Update": put},
+            {"Update": usage},
+        ])
+        if reasons is None:
+            METER.settle(user_id, count - 1)
+            if known:
+                item["createdAt"] = created_at
+            return item, not known
+        if _failed(reasons[0]):
+            raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
+        if _failed(reasons[1]):
+            old = from_item(reasons[1]["Item"]) if reasons[1].get("Item") else None
+            if old is None or old.get("ownerId") != user_id:
+                if expected:
+                    raise ApiError(409, "version_conflict", "the key does not exist at that version")
+                continue  # deleted meanwhile: try creating again
+            if expected and (int(old["version"]) != expected.version or not is_live(old)):
+                raise ApiError(409, "version_conflict",
+                               f"the key is at version {old['version']}, not {expected.version}"
+                               if is_live(old) else "the key does not exist at that version")
+            known, probe = (int(old["version"]), int(old.get("size", 0))), False
+            created_at = old.get("createdAt")
+            continue
+        user = _user_failed(user, reasons[2], delta)
+    raise ApiError(409, "version_conflict", "the key kept changing; retry")
+
+
+def _key_update(item: dict, condition: str, names: dict, values: dict) -> dict:
+    """The key's Update element: replaces value and metadata, keeps ``createdAt``."""
+    sets, names, values = [], dict(names), dict(values)
+    for i, (name, value) in enumerate(sorted(item.items())):
+        if name in ("PK", "SK", "createdAt"):
+            continue
+        names[f"#a{i}"] = name
+        try:
+            values[f":a{i}"] = to_item({"v": value})["v"]
+        except Exception:  # numbers DynamoDB cannot hold, sets, ...
+            raise ApiError(400, "invalid_value", "value cannot be stored as JSON") from None
+        sets.append(f"#a{i} = :a{i}")
+    names["#created"] = "createdAt"
+    values[":now"] = to_attr(item["createdAt"])
+    expression = "SET " + ", ".join(sets) + ", #created = if_not_exists(#created, :now)"
+    if "ttl" not in item:
+        names["#ttl"] = "ttl"
+        expression += " REMOVE #ttl"
+    return {"TableName": table_name(), "Key": _key(item["PK"], item["SK"]),
+            "UpdateExpression": expression, "ConditionExpression": condition,
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+
+
+def delete_key(user: dict, ns: str, key: str, expected: Expected | None) -> None:
+    """Delete a key and give its bytes back, atomically; 404 if it is not visible."""
+    user_id = user["userId"]
+    known = (expected.version, expected.size) if expected and expected.size is not None else None
+    for _ in range(_ATTEMPTS):
+        values = {":uid": to_attr(user_id)}
+        if known:
+            condition = "#v = :old AND #s = :oldsize AND ownerId = :uid"
+            values.update({":old": to_attr(known[0]), ":oldsize": to_attr(known[1])})
+            delta = -known[1]
+        else:  # learn version and size from the cancelled attempt
+            condition = "#s = :never AND ownerId = :uid"
+            values[":never"] = to_attr(-1)
+            delta = 0
+        usage, count = usage_update(user, delta_bytes=delta)
+        reasons = _transact([
+            {"Delete": {"TableName": table_name(),
+                        "Key": _key(schema.NS_PK.build(ns=ns), schema.KEY_SK.build(key=key)),
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": {"#s": "size", **({"#v": "version"} if known else {})},
+                        "ExpressionAttributeValues": values,
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+            {"Update": usage},
+        ])
+        if reasons is None:
+            METER.settle(user_id, count - 1)
+            return
+        if _failed(reasons[0]):
+            old = from_item(reasons[0]["Item"]) if reasons[0].get("Item") else None
+            if old is None or old.get("ownerId") != user_id:
+                raise ApiError(404, "key_not_found", f"no key {key!r} in namespace {ns!r}")
+            if expected and int(old["version"]) != expected.version:
+                raise ApiError(409, "version_conflict",
+                               f"the key is at version {old['version']}, not {expected.version}")
+            known = (int(old["version"]), int(old.get("size", 0)))
+            continue
+        user = _user_failed(user, reasons[1], delta)
+    raise ApiError(409, "version_conflict", "the key kept changing; retry")
+
+
+def list_keys(user: dict, ns: str, prefix: str, *, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+    """One Query on GSI1 per page; expired keys are filtered server-side."""
+    start = decode_cursor(cursor, {"GSI1PK": schema.KEY_GSI1PK.build(ns=ns)}, "KEY#" + prefix)
+    _, kwargs = _request("keys-by-prefix", {"ns": ns, "prefix": prefix}, limit=limit, start_key=start)
+    kwargs["FilterExpression"] = "attribute_not_exists(#ttl) OR #ttl > :now"
+    kwargs["ExpressionAttributeNames"]["#ttl"] = "ttl"
+    kwargs["ExpressionAttributeValues"][":now"] = to_attr(int(now_epoch()))
+    page = dynamodb().query(**kwargs)
+    items = [from_item(i) for i in page.get("Items", [])]
+    if any(i.get("ownerId") != user["userId"] for i in items):
+        raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
+    if not items and not cursor and not namespace_exists(user, ns):
+        raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
+    return [public_key(i) for i in items], encode_cursor(page.get("LastEvaluatedKey"))
+
+
+# -- cursors -----------------------------------------------------------------
+def encode_cursor(last_key: dict | None) -> str | None:
+    if not last_key:
+        return None
+    plain = {k: v["S"] for k, v in last_key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, must_match: dict, sort_prefix: str) -> dict | None:
+    """An opaque cursor back into an ExclusiveStartKey, only for the same query."""
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        plain = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        plain = None
+    ok = (isinstance(plain, dict) and 0 < len(plain) <= 4
+          and all(isinstance(k, str) and isinstance(v, str) and v for k, v in plain.items())
+          and {"PK", "SK"} <= set(plain)
+          and all(plain.get(k) == v for k, v in must_match.items())
+          and set(plain) <= {"PK", "SK", "GSI1PK", "GSI1SK"})
+    sort_attr = "GSI1SK" if "GSI1PK" in must_match else "SK"
+    if not ok or not str(plain.get(sort_attr, "")).startswith(sort_prefix):
+        raise ApiError(400, "invalid_cursor", "the cursor does not belong to this listing")
+    return {k: to_attr(v) for k, v in plain.items()}

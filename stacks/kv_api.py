@@ -1,0 +1,175 @@
+"""KV storage's stateless service: REST API -> one Lambda function -> the KV table.
+
+Kept apart from ``KvDataStack`` so the API can be rebuilt or removed without
+touching data. The function gets exactly the DynamoDB actions its code sends,
+on the table ARN and the GSI1 ARN only.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from constructs_lib.access import grant
+from constructs_lib.python_function import PythonFunction
+
+from .kv import KvDataStack
+
+# TransactWriteItems is authorized per element: Put/Update/Delete/ConditionCheck.
+TABLE_ACTIONS = (
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+)
+INDEX_ACTIONS = ("dynamodb:Query",)
+
+_USER_MODEL = {
+    "type": apigw.JsonSchemaType.OBJECT,
+    "required": ["email"],
+    "properties": {
+        "email": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=320),
+        "plan": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=["free", "pro", "scale"]),
+    },
+}
+_PUT_KEY_MODEL = {
+    "type": apigw.JsonSchemaType.OBJECT,
+    "required": ["value"],
+    "properties": {
+        "ttl": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1),
+    },
+}
+
+
+class _TableByName:
+    """The data stack's table addressed by its fixed name, from this stack's account and region.
+
+    Same ``table_arn`` / ``index_arn`` shape as ``SchemaTable``, so the grant
+    helpers apply, without a cross-stack output (``Fn::GetStackOutput``),
+    which the local endpoint cannot resolve; the names are plain strings.
+    """
+
+    def __init__(self, stack: Stack, data: KvDataStack) -> None:
+        self.spec = data.schema_table.spec
+        self.table_arn = stack.format_arn(service="dynamodb", resource="table",
+                                          resource_name=data.schema_table.table_name)
+
+    def index_arn(self, index_name: str) -> str:
+        self.spec.index(index_name)  # a name the spec does not declare fails synth
+        return f"{self.table_arn}/index/{index_name}"
+
+
+class KvApiStack(Stack):
+    """Exposes ``function`` and ``api``."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, stage: str, data: KvDataStack, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.function = PythonFunction(
+            self,
+            "ApiHandler",
+            product="kv",
+            handler="api.handler",
+            description="KV storage HTTP API: users, namespaces and keys",
+            environment={
+                "TABLE_NAME": data.schema_table.table_name,
+                "GSI_NAME": data.gsi_name,
+                "KV_READ_FLUSH_EVERY": "20",
+            },
+            memory_size=512,
+            timeout=Duration.seconds(10),
+        )
+        self.add_stack_dependency(data)
+        table = _TableByName(self, data)
+        grant(self.function, table, actions=TABLE_ACTIONS)
+        grant(self.function, table, actions=INDEX_ACTIONS,
+              indexes=[data.gsi_name], include_table=False)
+
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH,
+                                    removal_policy=RemovalPolicy.DESTROY)
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"kv-storage-{stage}",
+            description="KV storage API (authenticated by the x-api-key header)",
+            cloud_watch_role=False,
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            deploy_options=apigw.StageOptions(
+                stage_name=stage,
+                throttling_rate_limit=100,
+                throttling_burst_limit=200,
+                tracing_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                metrics_enabled=True,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False, http_method=True, ip=True, protocol=True, request_time=True,
+                    resource_path=True, response_length=True, status=True, user=False,
+                ),
+            ),
+        )
+        self._routes()
+        self._acknowledge(stage)
+        CfnOutput(self, "ApiUrl", value=self.api.url)
+        CfnOutput(self, "FunctionName", value=self.function.function.function_name)
+
+    def _routes(self) -> None:
+        integration = apigw.LambdaIntegration(self.function.function, proxy=True)
+        validator = self.api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        key_header = {"method.request.header.x-api-key": True}
+
+        def method(resource, verb, *, params=None, model=None):
+            options = {"request_validator": validator, "request_parameters": {**key_header, **(params or {})}}
+            if model is not None:
+                options["request_models"] = {"application/json": model}
+            resource.add_method(verb, integration, **options)
+
+        def model(name, schema):
+            return self.api.add_model(name, content_type="application/json", schema=apigw.JsonSchema(
+                schema=apigw.JsonSchemaVersion.DRAFT4, **schema))
+
+        users = self.api.root.add_resource("users")
+        users.add_method("POST", integration, request_validator=validator,
+                         request_models={"application/json": model("SignupModel", _USER_MODEL)})
+        method(self.api.root.add_resource("me"), "GET")
+        namespaces = self.api.root.add_resource("namespaces")
+        method(namespaces, "GET", params={"method.request.querystring.limit": False,
+                                          "method.request.querystring.cursor": False})
+        namespace = namespaces.add_resource("{ns}")
+        method(namespace, "PUT")
+        method(namespace, "DELETE", params={"method.request.querystring.force": False})
+        keys = namespace.add_resource("keys")
+        method(keys, "GET", params={"method.request.querystring.prefix": False,
+                                    "method.request.querystring.limit": False,
+                                    "method.request.querystring.cursor": False})
+        key = keys.add_resource("{key+}")
+        method(key, "GET")
+        method(key, "PUT", params={"method.request.header.If-Match": False},
+               model=model("PutKeyModel", _PUT_KEY_MODEL))
+        method(key, "DELETE", params={"method.request.header.If-Match": False})
+
+    def _acknowledge(self, stage: str) -> None:
+        policy = self.function.role.node.find_child("DefaultPolicy")
+        Validations.of(policy).acknowledge(
+            Acknowledgment(id="AwsSolutions-IAM5[Resource::*]",
+                           reason="Only X-Ray PutTraceSegments/PutTelemetryRecords, which support no "
+                           "resource-level permissions; DynamoDB actions name the table and GSI ARNs."),
+        )
+        Validations.of(self.api.deployment_stage).acknowledge(
+            Acknowledgment(id="AwsSolutions-APIG3",
+                           reason="Stage throttling and per-plan caps bound abuse; a WAF web ACL is "
+                           "attached per account where one exists, not created per product."),
+        )
+        Validations.of(self.api).acknowledge(
+            Acknowledgment(id="AwsSolutions-APIG4",
+                           reason="Callers authenticate with their own API key, checked by the handler "
+                           "against its SHA-256 in GSI1 (one Query); signup is public by design."),
+            Acknowledgment(id="AwsSolutions-COG4",
+                           reason="API-key product without Cognito users; the handler authenticates."),
+        )
