@@ -415,7 +415,12 @@ class App:
         if item is None:
             raise Failure(f"{spec.alias}: no item with key {core._show_key(key)} (nothing deleted)")
         if not self.args.yes:
-            self.out.record(item, title=f"about to delete from {spec.table_name(self.stage)}")
+            if self.out.as_json:  # keep stdout pure JSON: show the item on stderr
+                from tools.admin.render import dumps
+
+                sys.stderr.write(dumps(item) + "\n")
+            else:
+                self.out.record(item, title=f"about to delete from {spec.table_name(self.stage)}")
             sys.stderr.write(f"Delete this item from {spec.table_name(self.stage)}? [y/N] ")
             sys.stderr.flush()
             answer = sys.stdin.readline().strip().lower()
