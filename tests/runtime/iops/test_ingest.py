@@ -1,0 +1,164 @@
+"""Metric ingest against moto tables built from the synthesized template."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from lambda_src.iops import ingest
+from tests.runtime.iops.conftest import METRICS, NOW, ib_call, metrics_item, session, sqs_event
+
+
+def run(*bodies, now=NOW):
+    return ingest.handler(sqs_event(*bodies), clock=lambda: now)
+
+
+def test_session_updates_every_named_entity(aws):
+    result = run(session("e1", rating=4, student_id="stu_1", tutor_id="tut_1",
+                         subject_id="sub_math", region_id="reg_emea"))
+    assert result == {"batchItemFailures": []}
+    for entity_id, entity_type in (("stu_1", "student"), ("tut_1", "tutor"),
+                                   ("sub_math", "subject"), ("reg_emea", "region")):
+        item = metrics_item(aws, entity_id, entity_type)
+        assert item["sessions_7d"] == item["sessions_14d"] == item["sessions_30d"] == 1
+        assert item["ib_calls_7d"] == item["ib_calls_14d"] == 0
+        assert item["avg_rating"] == 4
+        assert item["last_updated"] == "2026-11-22T12:00:00Z"
+        assert 0 <= item["health_score"] <= 100
+
+
+def test_window_boundaries_are_whole_utc_days(aws):
+    day = lambda n, clock="00:00:00": f"{(NOW - timedelta(days=n)).date()}T{clock}Z"  # noqa: E731
+    run(
+        session("s-today", day(0, "11:59:59")),
+        session("s-6", day(6, "00:00:00")),    # oldest day inside 7d
+        session("s-7", day(7, "23:59:59")),    # newest day outside 7d, inside 14d
+        session("s-13", day(13)),              # oldest day inside 14d
+        session("s-14", day(14, "23:59:59")),  # outside 14d, inside 30d
+        session("s-29", day(29)),              # oldest day inside 30d
+        ib_call("i-6", day(6)),
+        ib_call("i-7", day(7)),
+        ib_call("i-13", day(13)),
+        ib_call("i-14", day(14)),
+    )
+    item = metrics_item(aws, "stu_1")
+    assert (item["sessions_7d"], item["sessions_14d"], item["sessions_30d"]) == (2, 4, 6)
+    assert (item["ib_calls_7d"], item["ib_calls_14d"]) == (1, 3)
+
+
+def test_event_older_than_30_days_is_acknowledged_without_a_write(aws):
+    old = f"{(NOW - timedelta(days=30)).date()}T23:59:59Z"
+    assert run(session("ancient", old)) == {"batchItemFailures": []}
+    assert metrics_item(aws, "stu_1") == {}
+
+
+def test_windows_slide_when_time_passes(aws):
+    run(session("a", "2026-11-16T08:00:00Z"), session("b", "2026-11-22T08:00:00Z"))
+    assert metrics_item(aws, "stu_1")["sessions_7d"] == 2
+    run(session("c", "2026-11-23T08:00:00Z"), now=NOW + timedelta(days=1))
+    item = metrics_item(aws, "stu_1")
+    assert (item["sessions_7d"], item["sessions_14d"]) == (2, 3)  # 11-16 left the 7-day window
+    assert "2026-11-16" in item["days"]
+    run(session("d", "2026-12-23T08:00:00Z"), now=NOW + timedelta(days=31))
+    item = metrics_item(aws, "stu_1")
+    assert sorted(item["days"]) == ["2026-12-23"]  # buckets past 30 days are pruned
+    assert item["sessions_30d"] == 1
+
+
+def test_redelivered_event_is_not_counted_twice(aws):
+    event = session("dup", rating=2, student_id="stu_1", tutor_id="tut_1")
+    run(event)
+    first = metrics_item(aws, "stu_1")
+    assert run(event, event) == {"batchItemFailures": []}  # the same message, twice more
+    again = metrics_item(aws, "stu_1")
+    assert again["sessions_7d"] == 1 and again["avg_rating"] == 2
+    assert again["version"] == first["version"]  # no write at all
+    assert metrics_item(aws, "tut_1", "tutor")["sessions_7d"] == 1
+
+
+def test_partial_earlier_delivery_is_completed_by_redelivery(aws):
+    # A crash after the student item was written but before the tutor item.
+    event = session("half", student_id="stu_1", tutor_id="tut_1")
+    parsed = ingest.parse_event(event, now=NOW)
+    ingest.apply_to_entity(aws, METRICS, parsed, "stu_1", "student", NOW)
+    run(event)
+    assert metrics_item(aws, "stu_1")["sessions_7d"] == 1
+    assert metrics_item(aws, "tut_1", "tutor")["sessions_7d"] == 1
+
+
+def test_ratings_average_and_health_score(aws):
+    run(session("r1", rating=5), session("r2", rating=2), session("r3", rating=3.5),
+        ib_call("c1"), ib_call("c2"))
+    item = metrics_item(aws, "stu_1")
+    assert item["avg_rating"] == 3.5
+    # activity 40*min(1, 3/2) + rating 40*(3.5-1)/4 + support 20*(1-2/5)
+    assert item["health_score"] == round(40 + 25 + 12)
+
+
+@pytest.mark.parametrize("entity_type,s7,ib7,rating,expected", [
+    ("student", 0, 0, None, 40),
+    ("student", 2, 0, 5, 100),
+    ("student", 1, 5, 1, 20),
+    ("student", 0, 9, 1, 0),
+    ("tutor", 5, 1, 4.5, 20 + 35 + 16),
+    ("region", 400, 200, 3, 40 + 20),
+])
+def test_health_score_formula(entity_type, s7, ib7, rating, expected):
+    assert ingest.health_score(entity_type, s7, ib7, rating) == expected
+
+
+def test_lost_write_race_is_retried(aws, monkeypatch):
+    run(session("first"))
+    real_put = aws.put_item
+    calls = {"n": 0}
+
+    def racing_put(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:  # another writer commits between our read and our write
+            ingest.apply_to_entity(aws, METRICS, ingest.parse_event(session("other"), now=NOW),
+                                   "stu_1", "student", NOW)
+        return real_put(**kwargs)
+
+    monkeypatch.setattr("lambda_src.common.aws_clients.dynamodb", lambda: aws)
+    monkeypatch.setattr(aws, "put_item", racing_put)
+    run(session("second"))
+    monkeypatch.undo()
+    assert calls["n"] == 3  # ours (lost the race), the other writer's, ours again after a re-read
+    assert metrics_item(aws, "stu_1")["sessions_7d"] == 3
+
+
+MALFORMED = [
+    "not json",
+    json.dumps([1, 2]),
+    json.dumps({"type": "ib_call", "timestamp": "2026-11-22T10:00:00Z", "student_id": "s"}),
+    json.dumps({"event_id": "x", "type": "refund", "timestamp": "2026-11-22T10:00:00Z", "student_id": "s"}),
+    json.dumps({"event_id": "x", "type": "ib_call", "timestamp": "yesterday", "student_id": "s"}),
+    json.dumps({"event_id": "x", "type": "ib_call", "timestamp": "2026-11-22T10:00:00", "student_id": "s"}),
+    json.dumps({"event_id": "x", "type": "ib_call", "timestamp": "2026-11-23T10:00:00Z", "student_id": "s"}),
+    json.dumps({"event_id": "x", "type": "ib_call", "timestamp": "2026-11-22T10:00:00Z"}),
+    json.dumps({"event_id": "x", "type": "ib_call", "timestamp": "2026-11-22T10:00:00Z", "student_id": 7}),
+    json.dumps({"event_id": "x", "type": "session_completed", "timestamp": "2026-11-22T10:00:00Z",
+                "student_id": "s"}),
+    json.dumps({"event_id": "x", "type": "session_completed", "timestamp": "2026-11-22T10:00:00Z",
+                "student_id": "s", "rating": 9}),
+    json.dumps({"event_id": "x", "type": "session_completed", "timestamp": "2026-11-22T10:00:00Z",
+                "student_id": "s", "rating": True}),
+]
+
+
+def test_malformed_events_are_batch_item_failures_not_crashes(aws):
+    event = sqs_event(session("good-1"), *MALFORMED, ib_call("good-2"))
+    result = ingest.handler(event, clock=lambda: NOW)
+    failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+    ids = [r["messageId"] for r in event["Records"]]
+    assert failed == set(ids[1:-1])
+    item = metrics_item(aws, "stu_1")
+    assert (item["sessions_7d"], item["ib_calls_7d"]) == (1, 1)
+
+
+def test_a_batch_of_only_malformed_events_reports_every_record(aws):
+    event = sqs_event("{", "[]")
+    result = ingest.handler(event, clock=lambda: NOW)
+    assert len(result["batchItemFailures"]) == 2
