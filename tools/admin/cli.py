@@ -411,10 +411,10 @@ class App:
         key = core.parse_key(spec, self.args.key)
         if not self.args.yes and not _is_tty(sys.stdin):
             raise UsageError("refusing to delete without --yes: stdin is not a terminal")
-        item = core.get_item(self.conn, spec, key, self.stage)
-        if item is None:
-            raise Failure(f"{spec.alias}: no item with key {core._show_key(key)} (nothing deleted)")
         if not self.args.yes:
+            item = core.get_item(self.conn, spec, key, self.stage)
+            if item is None:
+                raise Failure(f"{spec.alias}: no item with key {core._show_key(key)} (nothing deleted)")
             if self.out.as_json:  # keep stdout pure JSON: show the item on stderr
                 from tools.admin.render import dumps
 
@@ -429,7 +429,10 @@ class App:
         old = core.delete_item(self.conn, spec, key, self.stage)
         if self.out.as_json:
             return self.out.json({"deleted": old, "table": spec.table_name(self.stage)})
-        self.out.line(f"deleted {core._show_key(key)} from {spec.table_name(self.stage)}")
+        if self.args.yes:
+            self.out.record(old, title=f"deleted from {spec.table_name(self.stage)}")
+        else:
+            self.out.line(f"deleted {core._show_key(key)} from {spec.table_name(self.stage)}")
 
     # scan / count -------------------------------------------------------------
     def cmd_scan(self) -> None:

@@ -51,6 +51,45 @@ def run() -> list[dict]:
                     "notes": result["operation"] + (f" on {pattern.index}" if pattern.index else "")
                     + f"; {len(pattern.expect)} expected item(s)",
                 })
+        rows += _commands(conn, client, count_requests)
+    return rows
+
+
+# (command line, floor, note): the admin operations of SPEC §1.2 beyond the patterns.
+_U1 = "user:0f9c7a52-1111-4c2e-9d1e-6b0a2c3d4e5f"
+COMMANDS = (
+    (["get", "mfh.users", f"user_id={_U1}"], 1, "GetItem, strongly consistent"),
+    (["query", "account-recent-executions", "account_id=acc_01HZX3", "--limit", "2"], 1, "newest N: one Query page"),
+    (["scan", "mfh.executions", "--limit", "25"], 1, "bounded Scan"),
+    (["count", "mfh.executions"], 1, "DescribeTable ItemCount"),
+    (["count", "mfh.executions", "--exact"], 1, "Select=COUNT Scan, one page per MB"),
+    (["update", "mfh.helpers", "helper_id=hlp_tagger", "--set", "enabled:=false"], 1,
+     "UpdateItem with attribute_exists condition"),
+    (["put", "mfh.platforms", '{"platform_id": "plat_bench", "slug": "bench"}'], 1, "PutItem"),
+    (["delete", "mfh.platforms", "platform_id=plat_bench", "--yes"], 1,
+     "DeleteItem with attribute_exists condition (--yes: no preliminary GetItem)"),
+)
+
+
+def _commands(conn, client, count_requests) -> list[dict]:
+    import contextlib
+    import io
+
+    from tools.admin.cli import main
+
+    rows = []
+    for argv, floor, note in COMMANDS:
+        with count_requests(client) as counter, contextlib.redirect_stdout(io.StringIO()):
+            code = main(["--json", *argv], connection=conn)
+        rows.append({
+            "product": "admin",
+            "operation": " ".join(argv[:2]) + (f" {argv[-1]}" if argv[-1].startswith("--") else ""),
+            "requests": counter.total,
+            "floor": floor,
+            "items_read": counter.items_read,
+            "items_returned": counter.items_returned,
+            "notes": note if code == 0 else f"{note}; exit code {code}",
+        })
     return rows
 
 
