@@ -176,9 +176,15 @@ def test_describe(capsys, loaded):
     settings = {s["setting"]: s for s in result["settings"]}
     assert settings["stream"]["declared"] == "NEW_AND_OLD_IMAGES"
     assert settings["stream"]["reported"] == "NEW_AND_OLD_IMAGES"
-    assert settings["deletion protection"]["reported"] is True
-    assert settings["point-in-time recovery"]["declared"] is True
-    assert "reported" in settings["ttl"] and "reported" in settings["point-in-time recovery"]
+    assert settings["stream"]["match"] is True
+    assert settings["deletion protection"] == {"setting": "deletion protection", "declared": "ENABLED",
+                                               "reported": "ENABLED", "match": True}
+    assert settings["point-in-time recovery"]["declared"] == "ENABLED"
+    assert settings["point-in-time recovery"]["reported"] in ("ENABLED", "DISABLED")
+    assert settings["item count"]["reported"] == 2 and settings["item count"]["match"] is None
+    executions = {s["setting"]: s for s in run_json(capsys, "describe", "mfh.executions")["settings"]}
+    assert executions["ttl"]["declared"] == "ENABLED on ttl"
+    assert executions["ttl"]["reported"] == "ENABLED on ttl"
     assert {i["name"]: i["status"] for i in result["indexes"]} == {"EmailIndex": "ACTIVE",
                                                                   "CognitoUserIdIndex": "ACTIVE"}
     code, out, err = run(capsys, "describe", "mfh.executions")

@@ -308,8 +308,13 @@ class App:
         if self.out.as_json:
             return self.out.json(result)
         self.out.line(f"{result['table']} ({result['alias']}): {result['description']}")
-        self.out.table(("setting", "declared", "reported"),
-                       [(s["setting"], s["declared"], s["reported"]) for s in result["settings"]])
+        marks = {True: "ok", False: "DIFFERS", None: ""}
+        self.out.table(("setting", "declared", "reported", ""),
+                       [(s["setting"], s["declared"], s["reported"], marks[s["match"]]) for s in result["settings"]])
+        differs = [s["setting"] for s in result["settings"] if s["match"] is False]
+        if differs:
+            self.out.note(f"differs from the declaration: {', '.join(differs)} "
+                          "(local endpoints ignore some settings, e.g. TTL and PITR on moto)")
         if result["indexes"]:
             self.out.table(("index", "keys", "projection", "reported projection", "status", "items"),
                            [(i["name"], " → ".join(i["keys"]), i["projection"], i["reported_projection"],

@@ -443,26 +443,36 @@ def describe(conn: Connection, spec: TableSpec, stage: str) -> dict:
         f"{ttl.get('TimeToLiveStatus', 'DISABLED')}"
         + (f" on {ttl['AttributeName']}" if ttl.get("AttributeName") else "")
     )
+    def onoff(flag: bool) -> str:
+        return "ENABLED" if flag else "DISABLED"
+
+    reported_pitr = pitr
     settings = [
         ("status", None, table.get("TableStatus")),
-        ("key", " + ".join(f"{a.name} ({a.type})" for a in spec.key_attrs),
+        ("key", " + ".join(a.name for a in spec.key_attrs),
          " + ".join(k["AttributeName"] for k in table.get("KeySchema", []))),
         ("billing", "PAY_PER_REQUEST", (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")),
         ("item count", None, table.get("ItemCount")),
         ("size bytes", None, table.get("TableSizeBytes")),
-        ("deletion protection", protection.deletion_protection, table.get("DeletionProtectionEnabled", False)),
-        ("stream", spec.stream or "off",
-         stream.get("StreamViewType", "on") if stream.get("StreamEnabled") else "off"),
-        ("ttl", spec.ttl_attribute or "off", ttl_reported),
-        ("point-in-time recovery", protection.pitr, pitr),
-        ("encryption", spec.encryption, (table.get("SSEDescription") or {}).get("SSEType", "AWS_OWNED")),
+        ("deletion protection", onoff(protection.deletion_protection),
+         onoff(bool(table.get("DeletionProtectionEnabled", False)))),
+        ("stream", spec.stream or "DISABLED",
+         stream.get("StreamViewType", "ENABLED") if stream.get("StreamEnabled") else "DISABLED"),
+        ("ttl", f"ENABLED on {spec.ttl_attribute}" if spec.ttl_attribute else "DISABLED", ttl_reported),
+        ("point-in-time recovery", onoff(protection.pitr), reported_pitr),
+        ("encryption", "KMS" if spec.encryption == "AWS_MANAGED" else "AWS_OWNED",
+         (table.get("SSEDescription") or {}).get("SSEType", "AWS_OWNED")),
     ]
+    rows = []
+    for setting, declared, reported in settings:
+        match = None if declared is None or str(reported).startswith("unknown") else declared == reported
+        rows.append({"setting": setting, "declared": declared, "reported": reported, "match": match})
     return {
         "table": name,
         "alias": spec.alias,
         "description": spec.description,
         "arn": table.get("TableArn"),
-        "settings": [{"setting": s, "declared": d, "reported": r} for s, d, r in settings],
+        "settings": rows,
         "indexes": indexes,
         "requests": conn.requests - before,
     }
