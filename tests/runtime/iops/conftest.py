@@ -55,7 +55,10 @@ def metrics_item(ddb, entity_id, entity_type="student") -> dict:
 def stream_records(table: str = METRICS) -> list[dict]:
     """Every record on the table's stream, in the Lambda event format."""
     ddb = boto3.client("dynamodb", region_name="us-east-1")
-    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    # An explicit endpoint: botocore's endpoint rules otherwise resolve a host
+    # that moto 5.2.5 does not route to its dynamodbstreams backend.
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1",
+                           endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
     arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     records = []
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
