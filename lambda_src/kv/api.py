@@ -99,8 +99,9 @@ def signup():
 @app.get("/me")
 def me():
     user = _user()
-    store.record_read(user)
     usage = _usage(user)
+    usage["requestCount"] += 1  # this request, counted by record_read below
+    store.record_read(user)
     return _json(200, {"userId": user["userId"], "email": user.get("email"), "plan": user.get("plan"),
                        "requestCount": usage["requestCount"], "storageBytes": usage["storageBytes"],
                        "usageMonth": usage["month"], "limits": usage["limits"],
