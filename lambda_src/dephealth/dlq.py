@@ -27,7 +27,8 @@ from . import clock, collector, config
 from .schema import FAILED_PK, FAILED_SK
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failure item by item, even when the whole batch failed.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 MAX_BODY = 16_000
 
 
