@@ -396,3 +396,18 @@ def test_aws_target_without_region(capsys, monkeypatch, tmp_path):
     got = main(["--target", "aws", "count", "mfh.users"])
     err = capsys.readouterr().err
     assert got == 2 and err.startswith("error: no AWS region configured")
+
+
+def test_every_query_in_the_operator_guide_runs(capsys, loaded):
+    import re
+    import shlex
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "admin-cli.md").read_text()
+    # Every example query except the error demonstrations (shell lines starting with "$ ").
+    commands = re.findall(r"(?<!\$ )dynamo-admin (query [a-z][^`#\n]+)", doc)
+    assert len(commands) >= 20
+    for command in commands:
+        result = run_json(capsys, *shlex.split(command))
+        assert result["count"] >= 1, command
+        assert result["requests"] == 1 or "--all" in command, command
