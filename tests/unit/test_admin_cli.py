@@ -411,3 +411,17 @@ def test_every_query_in_the_operator_guide_runs(capsys, loaded):
         result = run_json(capsys, *shlex.split(command))
         assert result["count"] >= 1, command
         assert result["requests"] == 1 or "--all" in command, command
+
+
+def test_wrapper_script_runs_from_any_directory(tmp_path):
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "bin" / "dynamo-admin"
+    ok = subprocess.run([str(script), "patterns", "mfh.platforms", "--json"], cwd=tmp_path,
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)[0]["qualified"] == "mfh.platforms:platform-by-slug"
+    bad = subprocess.run([str(script), "get", "nope"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: unknown table 'nope'")
+    assert "Traceback" not in bad.stderr
