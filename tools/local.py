@@ -77,7 +77,7 @@ def print_summary(result, ep, elapsed: float) -> None:
     t = result.timings
     say(
         f"\ndeployed {len(result.stacks)} stacks in {elapsed:.1f}s "
-        f"(synth {t['synth']:.1f}s, bootstrap {t['bootstrap']:.1f}s, deploy {t['deploy']:.1f}s, "
+        f"(synth {t['synth']:.1f}s, bootstrap alongside, deploy {t['deploy']:.1f}s, "
         f"data {t['data']:.1f}s)"
     )
     for stack in result.stacks:

@@ -40,28 +40,39 @@ def cdk_env(base: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def run_cdk(args: list[str], env: dict[str, str], log: Path, *, timeout: float = 600) -> None:
-    """Run the CDK CLI, output appended to ``log``; LocalError with its tail on failure."""
+def start_cdk(args: list[str], env: dict[str, str], log: Path, *, cwd: Path = ROOT):
+    """Start the CDK CLI in the background, output to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        out.write(f"\n$ {' '.join(CDK + args)}\n".encode())
-        out.flush()
-        try:
-            proc = subprocess.run(
-                CDK + args,
-                cwd=ROOT,
-                env=cdk_env(env),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                timeout=timeout,
-            )
-        except FileNotFoundError as exc:
-            raise LocalError("npx not found: install Node.js, then `make install`") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise LocalError(f"cdk {args[0]} timed out after {timeout:.0f}s:\n{log_tail(log, 30)}") from exc
-    if proc.returncode != 0:
-        raise LocalError(f"cdk {args[0]} failed (exit {proc.returncode}):\n{log_tail(log, 30)}")
+    out = open(log, "ab")
+    out.write(f"\n$ {' '.join(CDK + args)}\n".encode())
+    out.flush()
+    try:
+        proc = subprocess.Popen(
+            CDK + args, cwd=cwd, env=cdk_env(env), stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError as exc:
+        out.close()
+        raise LocalError("npx not found: install Node.js, then `make install`") from exc
+    finally:
+        out.close()  # the child holds its own descriptor
+    return proc
+
+
+def wait_cdk(proc, args: list[str], log: Path, *, timeout: float = 600) -> None:
+    """Wait for a CDK CLI run; LocalError with the tail of its log on failure."""
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        proc.wait()
+        raise LocalError(f"cdk {args[0]} timed out after {timeout:.0f}s:\n{log_tail(log, 30)}") from exc
+    if code != 0:
+        raise LocalError(f"cdk {args[0]} failed (exit {code}); tail of {log}:\n{log_tail(log, 30)}")
+
+
+def run_cdk(args: list[str], env: dict[str, str], log: Path, *, timeout: float = 600, cwd: Path = ROOT) -> None:
+    wait_cdk(start_cdk(args, env, log, cwd=cwd), args, log, timeout=timeout)
 
 
 def context_args(context: dict[str, Any]) -> list[str]:
@@ -240,14 +251,24 @@ def deploy_local(
     timings: dict[str, float] = {}
     ctx = {"stage": stage, **LOCAL_CONTEXT, **(context or {})}
 
+    # Bootstrap runs while the app synthesizes: started from a folder without
+    # cdk.json, the CLI bootstraps the named environment without synthesizing.
     t = time.monotonic()
-    progress("synthesizing every stack")
-    run_cdk(["synth", "--quiet", "--output", str(outdir), *context_args(ctx)], env, log)
-    timings["synth"] = time.monotonic() - t
-
-    t = time.monotonic()
-    progress("bootstrapping aws://%s/%s" % (ACCOUNT, REGION))
-    run_cdk(["bootstrap", f"aws://{ACCOUNT}/{REGION}", "--app", str(outdir)], env, log)
+    progress(f"synthesizing every stack, bootstrapping aws://{ACCOUNT}/{REGION} alongside")
+    boot_dir = outdir.parent / "bootstrap"
+    boot_dir.mkdir(parents=True, exist_ok=True)
+    boot_log = log.with_name(log.stem + "-bootstrap" + log.suffix)
+    boot_log.unlink(missing_ok=True)
+    boot_args = ["bootstrap", f"aws://{ACCOUNT}/{REGION}"]
+    boot = start_cdk(boot_args, env, boot_log, cwd=boot_dir)
+    try:
+        run_cdk(["synth", "--quiet", "--output", str(outdir), *context_args(ctx)], env, log)
+        timings["synth"] = time.monotonic() - t
+        wait_cdk(boot, boot_args, boot_log)
+    finally:
+        if boot.poll() is None:
+            boot.kill()
+            boot.wait()
     timings["bootstrap"] = time.monotonic() - t
 
     stacks = read_assembly(outdir)
