@@ -425,3 +425,13 @@ def test_wrapper_script_runs_from_any_directory(tmp_path):
     bad = subprocess.run([str(script), "get", "nope"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.startswith("error: unknown table 'nope'")
     assert "Traceback" not in bad.stderr
+
+
+def test_human_output_of_writes(capsys, loaded, monkeypatch):
+    code, out, err = run(capsys, "put", "mfh.platforms", '{"platform_id": "plat_h", "slug": "h"}')
+    assert code == 0 and "created" in out and "plat_h" in out, err
+    code, out, err = run(capsys, "update", "mfh.platforms", "platform_id=plat_h", "--set", "name=[bold]H[/bold]")
+    assert code == 0 and "[bold]H[/bold]" in out, err  # values are printed literally, never as markup
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code, out, err = run(capsys, "delete", "mfh.platforms", "platform_id=plat_h", "--yes")
+    assert code == 0 and "deleted from mfh-dev-platforms" in out and "plat_h" in out, err
