@@ -106,17 +106,17 @@ def _state(aws) -> dict:
 
 
 def test_monthly_reset_zeroes_every_user_once(aws):
-    _users(aws, 30)
+    _users(aws, 20)
     result = monthly_reset.run(dynamodb(), month="2026-12", page_size=7)
-    assert result == {"month": "2026-12", "status": "complete", "users_reset": 30}
+    assert result == {"month": "2026-12", "status": "complete", "users_reset": 20}
     assert set(_usage(aws).values()) == {0}
-    assert _state(aws)["status"] == "complete" and _state(aws)["users_reset"] == 30
+    assert _state(aws)["status"] == "complete" and _state(aws)["users_reset"] == 20
     again = monthly_reset.run(dynamodb(), month="2026-12")
     assert again["skipped"] and again["users_reset"] == 0
 
 
 def test_a_crashed_reset_resumes_from_its_checkpoint(aws, monkeypatch):
-    _users(aws, 30)
+    _users(aws, 20)
     real = monthly_reset._reset_user
     calls = {"n": 0}
 
@@ -140,10 +140,10 @@ def test_a_crashed_reset_resumes_from_its_checkpoint(aws, monkeypatch):
                         UpdateExpression="SET requests_this_month = :n", ExpressionAttributeValues={":n": {"N": "2"}})
     monkeypatch.setattr(monthly_reset, "_reset_user", real)
     resumed = monthly_reset.run(dynamodb(), month="2026-12", page_size=5)
-    assert resumed["status"] == "complete" and resumed["users_reset"] == 20
+    assert resumed["status"] == "complete" and resumed["users_reset"] == 10
     usage = _usage(aws)
-    assert all(usage[pk] == 2 for pk in reset_already) and sum(v == 0 for v in usage.values()) == 20
-    assert _state(aws)["users_reset"] == checkpointed + 20
+    assert all(usage[pk] == 2 for pk in reset_already) and sum(v == 0 for v in usage.values()) == 10
+    assert _state(aws)["users_reset"] == checkpointed + 10
 
 
 def test_a_run_short_of_time_pauses_and_the_next_one_finishes(aws):
