@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ def start_cdk(args: list[str], env: dict[str, str], log: Path, *, cwd: Path = RO
     try:
         proc = subprocess.Popen(
             CDK + args, cwd=cwd, env=cdk_env(env), stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, start_new_session=True,
         )
     except FileNotFoundError as exc:
         out.close()
@@ -59,13 +60,22 @@ def start_cdk(args: list[str], env: dict[str, str], log: Path, *, cwd: Path = RO
     return proc
 
 
+def kill_tree(proc) -> None:
+    """Stop a CLI run and the processes it started (its own session, by pid)."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            proc.kill()
+    proc.wait()
+
+
 def wait_cdk(proc, args: list[str], log: Path, *, timeout: float = 600) -> None:
     """Wait for a CDK CLI run; LocalError with the tail of its log on failure."""
     try:
         code = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        proc.kill()
-        proc.wait()
+        kill_tree(proc)
         raise LocalError(f"cdk {args[0]} timed out after {timeout:.0f}s:\n{log_tail(log, 30)}") from exc
     if code != 0:
         raise LocalError(f"cdk {args[0]} failed (exit {code}); tail of {log}:\n{log_tail(log, 30)}")
@@ -243,11 +253,13 @@ def deploy_local(
     log: Path,
     context: dict[str, Any] | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 600,
 ) -> DeployResult:
     """Synthesize, bootstrap and deploy every stack into the endpoint on ``port``."""
     import boto3
 
-    env = local_env(port)
+    env = {**local_env(port), **(extra_env or {})}
     timings: dict[str, float] = {}
     ctx = {"stage": stage, **LOCAL_CONTEXT, **(context or {})}
 
@@ -255,20 +267,18 @@ def deploy_local(
     # cdk.json, the CLI bootstraps the named environment without synthesizing.
     t = time.monotonic()
     progress(f"synthesizing every stack, bootstrapping aws://{ACCOUNT}/{REGION} alongside")
-    boot_dir = outdir.parent / "bootstrap"
+    boot_dir = ROOT / ".local" / "bootstrap"  # inside the repo, so npx finds the pinned CLI
     boot_dir.mkdir(parents=True, exist_ok=True)
     boot_log = log.with_name(log.stem + "-bootstrap" + log.suffix)
     boot_log.unlink(missing_ok=True)
     boot_args = ["bootstrap", f"aws://{ACCOUNT}/{REGION}"]
     boot = start_cdk(boot_args, env, boot_log, cwd=boot_dir)
     try:
-        run_cdk(["synth", "--quiet", "--output", str(outdir), *context_args(ctx)], env, log)
+        run_cdk(["synth", "--quiet", "--output", str(outdir), *context_args(ctx)], env, log, timeout=timeout)
         timings["synth"] = time.monotonic() - t
-        wait_cdk(boot, boot_args, boot_log)
+        wait_cdk(boot, boot_args, boot_log, timeout=timeout)
     finally:
-        if boot.poll() is None:
-            boot.kill()
-            boot.wait()
+        kill_tree(boot)
     timings["bootstrap"] = time.monotonic() - t
 
     stacks = read_assembly(outdir)
@@ -280,6 +290,7 @@ def deploy_local(
          "--progress", "events"],
         env,
         log,
+        timeout=timeout,
     )
     timings["deploy"] = time.monotonic() - t
 

@@ -92,6 +92,14 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+def _reap(pid: int) -> None:
+    """Collect the exit status if the server is our own child (no zombie stays)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except (ChildProcessError, OSError):
+        pass
+
+
 def _is_moto(pid: int) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -127,7 +135,7 @@ def free_port() -> int:
 
 def is_ready(port: int, timeout: float = 1.0) -> bool:
     try:
-        with urllib.request.urlopen(f"{endpoint_url(port)}/moto-api/data.json", timeout=timeout) as r:
+        with urllib.request.urlopen(f"{endpoint_url(port)}/moto-api/", timeout=timeout) as r:
             return r.status == 200
     except Exception:
         return False
@@ -155,6 +163,7 @@ def stop(state_dir: Path = STATE_DIR, timeout: float = 10.0) -> Endpoint | None:
             os.kill(ep.pid, sig)
         deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 3)
         while time.monotonic() < deadline and _pid_alive(ep.pid):
+            _reap(ep.pid)
             time.sleep(0.05)
         if not _pid_alive(ep.pid):
             break
