@@ -44,6 +44,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         return _cdk_aws(["deploy", "--all", "--require-approval", "never"], args)
     from tools.local_deploy import deploy_local
 
+    context = _context(args)
     started = time.monotonic()
     say(f"starting a fresh local endpoint on {endpoint.endpoint_url(args.port)}")
     ep = endpoint.start(args.port)
@@ -53,7 +54,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         args.stage,
         outdir=CDK_OUT,
         log=CDK_LOG,
-        context=_context(args),
+        context=context,
         progress=lambda msg: say(f"  {msg} ..."),
     )
     elapsed = time.monotonic() - started

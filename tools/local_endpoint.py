@@ -167,6 +167,7 @@ def stop(state_dir: Path = STATE_DIR, timeout: float = 10.0) -> Endpoint | None:
             time.sleep(0.05)
         if not _pid_alive(ep.pid):
             break
+    _reap(ep.pid)
     return ep
 
 
