@@ -130,3 +130,16 @@ def test_magic_token_index_is_the_schema_index(aws):
     # The handler reads the index through the schema; the template built the same name.
     names = {i["IndexName"] for i in aws.describe_table(TableName=API_KEYS_TABLE)["Table"]["GlobalSecondaryIndexes"]}
     assert {i.name for i in API_KEYS.indexes} == names
+
+
+def test_the_default_sender_logs_no_link_and_the_outbox_is_opt_in(aws, tmp_path, monkeypatch, capsys):
+    from lambda_src.dephealth import mailer
+
+    assert isinstance(mailer.sender(), mailer.LoggingMailSender)
+    mailer.sender().send(to="gina@example.com", kind="verify", link="https://x/verify?token=SECRET-TOKEN-123")
+    assert "SECRET-TOKEN-123" not in capsys.readouterr().out
+    monkeypatch.setenv("MAIL_OUTBOX_DIR", str(tmp_path / "outbox"))
+    call(auth_api.handler, api_event("signup", body={"email": "gina@example.com"}))
+    [mail] = [json.loads(p.read_text()) for p in (tmp_path / "outbox").iterdir()]
+    assert mail["kind"] == "verify" and "token=" in mail["link"]
+    assert (tmp_path / "outbox").stat().st_mode & 0o077 == 0
