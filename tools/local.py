@@ -16,6 +16,7 @@ standard credential chain and no endpoint override.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -114,10 +115,11 @@ def print_fidelity(result) -> None:
         report = compare(table.props, *describe(ddb, table.name), name=table.name)
         if report.problems:
             problems.append(report)
-        else:
+        if not any(c.status == DIFFERS for c in report.problems):
             clean += 1
     props = ", ".join(c.prop for c in compare({}, {}, None, None, "").checks)
-    say(f"  {clean}/{len(result.tables)} tables match on every property checked ({props} + each GSI)")
+    say(f"  {clean}/{len(result.tables)} tables match their template on every property the endpoint reports")
+    say(f"  (checked: {props}, and each GSI's keys and projection)")
     groups: dict[tuple, list[str]] = {}
     for report in problems:
         for check in report.problems:
@@ -276,15 +278,17 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     os.environ.update(env)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise LocalError(f"cannot import {module_name} (handler of {fn['FunctionName']}): {exc}") from exc
-    func = getattr(module, attr, None)
-    if not callable(func):
-        raise LocalError(f"{module_name} has no callable {attr!r}")
-    print(f"invoking {fn['FunctionName']} ({handler}) in-process", file=sys.stderr)
-    response = func(event, LambdaContext(config))
+    # The handler's own output (logs) goes to stderr, so stdout is the response alone.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise LocalError(f"cannot import {module_name} (handler of {fn['FunctionName']}): {exc}") from exc
+        func = getattr(module, attr, None)
+        if not callable(func):
+            raise LocalError(f"{module_name} has no callable {attr!r}")
+        print(f"invoking {fn['FunctionName']} ({handler}) in-process", file=sys.stderr)
+        response = func(event, LambdaContext(config))
     say(json.dumps(response, indent=2, default=str))
     return 0
 
