@@ -12,9 +12,11 @@ item of every entity it names.
 
 Design
 ------
-* **Windows from per-day buckets.** Each metrics item keeps ``days``: a map
+* **Windows from per-day buckets.** Each metrics item keeps ``days``: a
+  compact JSON string (one attribute, cheap to read and rewrite) holding a map
   from UTC day (``YYYY-MM-DD``) to ``{s, ib, rs, rn, ids}`` (sessions, IB calls,
-  rating sum, rating count, event ids of that day). ``sessions_7d`` is the sum
+  rating sum, rating count, and the events of that day as one space-separated
+  string of 12-hex-digit SHA-256 digests of their ids: 13 bytes per event). ``sessions_7d`` is the sum
   of the buckets whose day lies in ``[today-6, today]`` (today = the UTC day
   of ingest), ``_14d``/``_30d`` likewise. Buckets older than 30 days are
   pruned on every write, so an item holds at most 30 buckets. An event dated
@@ -28,7 +30,10 @@ Design
   entity items of one event are written independently: a crash between them
   is repaired by re-delivery, because every item skips the ids it already has.
 * **Cost:** per entity named by an event, one consistent GetItem and one
-  conditional PutItem (a retry of both on a lost race).
+  conditional PutItem (a retry of both on a lost race). The item grows by 13
+  bytes per event counted in the last 30 days, and each write rewrites it:
+  fine for students and tutors, but a region with thousands of events a month
+  pays tens of KB of write units per event (see docs/iops.md).
 
 Health score (0-100, integer), from the stored windows::
 
@@ -40,6 +45,7 @@ Health score (0-100, integer), from the stored windows::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -80,6 +86,11 @@ class Event:
     at: datetime
     entities: tuple[tuple[str, str], ...]  # (entity_id, entity_type)
     rating: Decimal | None = None
+
+    @property
+    def digest(self) -> str:
+        """What the item stores to recognise this event: 48 bits of SHA-256 of its id."""
+        return hashlib.sha256(self.event_id.encode()).hexdigest()[:12]
 
     @property
     def day(self) -> str:
@@ -172,8 +183,19 @@ def aggregate(entity_id: str, entity_type: str, days: dict, now: datetime) -> di
         item["avg_rating"] = avg
     item["health_score"] = health_score(entity_type, item["sessions_7d"], item["ib_calls_7d"], avg)
     item["last_updated"] = iso(now)
-    item["days"] = days
+    item["days"] = encode_days(days)
     return item
+
+
+def encode_days(days: dict) -> str:
+    plain = {d: {**b, "rs": str(b.get("rs", 0))} for d, b in days.items()}
+    return json.dumps(plain, separators=(",", ":"), sort_keys=True)
+
+
+def decode_days(value: Any) -> dict:
+    if not value:
+        return {}
+    return json.loads(value) if isinstance(value, str) else dict(value)
 
 
 def prune(days: dict, now: datetime) -> dict:
@@ -189,11 +211,12 @@ def apply_to_entity(client, table: str, event: Event, entity_id: str, entity_typ
         response = client.get_item(TableName=table, Key=to_item(key), ConsistentRead=True)
         current = from_item(response.get("Item", {}))
         version = current.get("version")
-        days = prune(dict(current.get("days") or {}), now)
-        bucket = dict(days.get(event.day) or {"s": 0, "ib": 0, "rs": 0, "rn": 0, "ids": []})
-        if event.event_id in bucket.get("ids", []):
+        days = prune(decode_days(current.get("days")), now)
+        bucket = dict(days.get(event.day) or {"s": 0, "ib": 0, "rs": 0, "rn": 0, "ids": ""})
+        seen = str(bucket.get("ids") or "")
+        if event.digest in seen.split():
             return False
-        bucket["ids"] = list(bucket.get("ids", [])) + [event.event_id]
+        bucket["ids"] = f"{seen} {event.digest}".strip()
         if event.type == "session_completed":
             bucket["s"] = int(bucket.get("s", 0)) + 1
             bucket["rs"] = Decimal(str(bucket.get("rs", 0))) + event.rating

@@ -1,0 +1,145 @@
+"""IOps benchmarks: DynamoDB requests per ingested event and per query, and ingest throughput.
+
+Both run in-process against moto tables created from the synthesized dev
+template, through the same handlers and CLI the deployment uses, counting
+requests with a botocore event hook on the client the code itself holds.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from contextlib import contextmanager, redirect_stdout
+from datetime import datetime, timedelta, timezone
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+
+
+def _env() -> None:
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
+        os.environ.setdefault(key, value)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+@contextmanager
+def _world():
+    """moto with the dev tables from the template; yields the handlers' own DynamoDB client."""
+    _env()
+    import boto3
+    from moto import mock_aws
+
+    from lambda_src.common.aws_clients import dynamodb, reset_clients
+    from tests.synth import synth
+    from tools.cfn_tables import create_tables
+
+    templates = synth("dev")
+    with mock_aws():
+        reset_clients()
+        create_tables(boto3.client("dynamodb", region_name="us-east-1"), templates.values())
+        try:
+            yield dynamodb()
+        finally:
+            reset_clients()
+
+
+def _sqs_event(bodies) -> dict:
+    import json
+
+    return {"Records": [{"messageId": f"m{n}", "receiptHandle": "r", "body": json.dumps(b),
+                         "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+                         "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q",
+                         "awsRegion": "us-east-1"} for n, b in enumerate(bodies)]}
+
+
+def _event(n: int, kind: str = "session_completed", *, entities: int = 4) -> dict:
+    names = {"student_id": f"stu_{n % 100:04d}", "tutor_id": f"tut_{n % 20:04d}",
+             "subject_id": f"sub_{n % 5}", "region_id": f"reg_{n % 3}"}
+    body = {"event_id": f"evt-{n}", "type": kind,
+            "timestamp": (NOW - timedelta(hours=n % 600)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **dict(list(names.items())[:entities])}
+    if kind == "session_completed":
+        body["rating"] = 1 + n % 5
+    return body
+
+
+def run() -> list[dict]:
+    from lambda_src.common.requests import to_item
+    from lambda_src.iops import ingest, insights, schema
+    from tools import iops_queries
+    from tools.bench.counting import count_requests
+
+    rows: list[dict] = []
+
+    def row(operation, counter, floor, notes=""):
+        rows.append({"product": "iops", "operation": operation, "requests": counter.total,
+                     "floor": floor, "items_read": counter.items_read,
+                     "items_returned": counter.items_returned, "notes": notes})
+
+    clock = lambda: NOW  # noqa: E731
+    with _world() as client:
+        for spec in schema.TABLES:
+            for item in spec.examples:
+                client.put_item(TableName=spec.table_name("dev"), Item=to_item(item))
+        for argv in (["low-health", "--below", "70"], ["recent"],
+                     ["high-risk", "--type", "churn_risk", "--above", "80"], ["insights", "stu_4532"]):
+            with count_requests(client) as c, redirect_stdout(io.StringIO()):
+                iops_queries.main(["--json", *argv], client=client)
+            row(f"query: {' '.join(argv)}", c, 1, "one Query on the declared index")
+        with count_requests(client) as c:
+            ingest.handler(_sqs_event([_event(1, entities=1)]), clock=clock)
+        row("ingest: event naming 1 entity", c, 2,
+            "consistent GetItem + conditional PutItem; windows are derived from the stored day buckets")
+        with count_requests(client) as c:
+            ingest.handler(_sqs_event([_event(2)]), clock=clock)
+        row("ingest: event naming 4 entities", c, 8, "2 per entity item")
+        with count_requests(client) as c:
+            ingest.handler(_sqs_event([_event(2)]), clock=clock)
+        row("ingest: re-delivered event (4 entities)", c, 4, "one GetItem per entity finds the id; no write")
+
+        writer = insights.InsightWriter(ddb=client, sns=None, table=schema.INSIGHTS.table_name("dev"),
+                                        topic_arn=None)
+        old = {"entity_id": "stu_x", "entity_type": "student", "health_score": 75, "ib_calls_7d": 0}
+        for label, new_health, floor in (("crossing health < 70", 60, 1), ("no crossing", 74, 0)):
+            record = {"eventName": "MODIFY", "dynamodb": {
+                "ApproximateCreationDateTime": NOW.timestamp(), "SequenceNumber": label,
+                "OldImage": to_item(old), "NewImage": to_item({**old, "health_score": new_health})}}
+            with count_requests(client) as c:
+                writer.process_record(record)
+            row(f"stream record: {label}", c, floor, "conditional PutItem per insight (+1 SNS Publish)")
+
+    return rows
+
+
+def ingest_throughput(n: int = 1000) -> dict:
+    """Events per second through the SQS handler, in batches of 10, against moto."""
+    from lambda_src.iops import ingest
+    from tools.bench.counting import count_requests
+
+    events = [_event(i, "session_completed" if i % 4 else "ib_call") for i in range(n)]
+    clock = lambda: NOW  # noqa: E731
+    with _world() as client:
+        failures = 0
+        with count_requests(client) as counter:
+            start = time.perf_counter()
+            for i in range(0, n, 10):
+                failures += len(ingest.handler(_sqs_event(events[i:i + 10]), clock=clock)["batchItemFailures"])
+            elapsed = time.perf_counter() - start
+    return {
+        "events": n,
+        "entity updates": n * 4,
+        "wall s": round(elapsed, 2),
+        "events/s": round(n / elapsed, 1),
+        "requests": counter.total,
+        "requests/event": round(counter.total / n, 2),
+        "failures": failures,
+        "notes": "SQS batches of 10, 4 entities per event (100 students, 20 tutors, 5 subjects, "
+                 "3 regions); moto in-process, so this measures the handler's own cost",
+    }
+
+
+if __name__ == "__main__":
+    for r in run():
+        print(r)
+    print(ingest_throughput())
