@@ -1,0 +1,82 @@
+"""The KV API function's IAM policy, pinned: exact DynamoDB actions on the table and GSI1 only."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.kv_api import INDEX_ACTIONS, TABLE_ACTIONS
+
+ARN_PREFIX = ["arn:", {"Ref": "AWS::Partition"}, ":dynamodb:", {"Ref": "AWS::Region"}, ":",
+              {"Ref": "AWS::AccountId"}]
+
+
+def function_statements(template: dict) -> list[dict]:
+    policies = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"]
+    assert len(policies) == 1
+    return policies[0]["Properties"]["PolicyDocument"]["Statement"]
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_dynamodb_statements_are_exact(staged_templates, stage):
+    _, templates = staged_templates
+    dynamo = [s for s in function_statements(templates["KvStorageApi"])
+              if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    assert dynamo == [
+        {"Action": list(TABLE_ACTIONS), "Effect": "Allow",
+         "Resource": {"Fn::Join": ["", ARN_PREFIX + [":table/kv-storage-data"]]}},
+        {"Action": INDEX_ACTIONS[0], "Effect": "Allow",
+         "Resource": {"Fn::Join": ["", ARN_PREFIX + [":table/kv-storage-data/index/GSI1"]]}},
+    ]
+    assert TABLE_ACTIONS == ("dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+                             "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+
+
+def test_no_other_permissions_beyond_logs_and_xray(dev_templates):
+    others = [s for s in function_statements(dev_templates["KvStorageApi"])
+              if not any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    actions = sorted(a for s in others for a in as_list(s["Action"]))
+    assert actions == ["logs:CreateLogStream", "logs:PutLogEvents",
+                       "xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    star = [s for s in others if s["Resource"] == "*"]
+    assert [sorted(as_list(s["Action"])) for s in star] == [["xray:PutTelemetryRecords", "xray:PutTraceSegments"]]
+
+
+def test_handler_environment_names_the_data_stack_table_and_index(dev_templates):
+    data = dev_templates["KvStorageData"]["Resources"]
+    table = next(r["Properties"] for r in data.values() if r["Type"] == "AWS::DynamoDB::Table")
+    fn = next(r["Properties"] for r in dev_templates["KvStorageApi"]["Resources"].values()
+              if r["Type"] == "AWS::Lambda::Function")
+    env = fn["Environment"]["Variables"]
+    assert env["TABLE_NAME"] == table["TableName"]
+    assert env["GSI_NAME"] in [g["IndexName"] for g in table["GlobalSecondaryIndexes"]]
+    assert fn["Handler"] == "lambda_src.kv.api.handler"
+
+
+def test_context_overrides_reach_the_policy_and_environment():
+    from tests.synth import synth
+
+    templates = synth("dev", (("tableName", "kv-custom"), ("gsiName", "ByOwner")))
+    api = templates["KvStorageApi"]
+    fn = next(r["Properties"] for r in api["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+    assert {k: fn["Environment"]["Variables"][k] for k in ("TABLE_NAME", "GSI_NAME")} == {
+        "TABLE_NAME": "kv-custom", "GSI_NAME": "ByOwner"}
+    resources = [s["Resource"]["Fn::Join"][1][-1] for s in function_statements(api) if "Fn::Join" in s["Resource"]]
+    assert resources == [":table/kv-custom", ":table/kv-custom/index/ByOwner"]
+
+
+def test_api_validates_throttles_and_logs(dev_templates):
+    resources = dev_templates["KvStorageApi"]["Resources"]
+    stage = next(r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage")
+    assert stage["AccessLogSetting"]["DestinationArn"]
+    settings = stage["MethodSettings"][0]
+    assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] > 0
+    validators = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::RequestValidator"]
+    assert validators == [{"RestApiId": validators[0]["RestApiId"], "ValidateRequestBody": True,
+                           "ValidateRequestParameters": True}]
+    methods = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Method"]
+    assert len(methods) == 9
+    assert all(m["Integration"]["Type"] == "AWS_PROXY" for m in methods)
