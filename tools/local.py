@@ -157,12 +157,18 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     if args.target == "aws":
-        return _cdk_aws(["diff", "--all"], args, check=False)
+        return _cdk_aws(["diff"], args, check=False)
     from tools.local_deploy import LOCAL_CONTEXT, cdk_env, context_args
 
     port = endpoint.require_running(args.port)
     ctx = {"stage": args.stage, **LOCAL_CONTEXT, **_context(args)}
-    return _exec_cdk(["diff", "--all", *context_args(ctx)], endpoint.local_env(port), cdk_env)
+    # The change-set diff does not work on moto: compare with the deployed templates.
+    out = STATE_DIR / "cdk.out.diff"  # apart from cdk.out, which TARGET=aws and `cdk synth` use
+    return _exec_cdk(
+        ["diff", "--method=template", "--output", str(out), *context_args(ctx)],
+        endpoint.local_env(port),
+        cdk_env,
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
