@@ -151,8 +151,8 @@ def list_keys(ns: str):
 def _key_path() -> tuple[str, str]:
     """``/namespaces/{ns}/keys/{key+}``: keys may contain '/', so read them from the path."""
     path = app.current_event.path
-    head, _, key = path.partition("/keys/")
-    ns = head.rsplit("/", 1)[-1]
+    rest = path[path.index("/namespaces/") + len("/namespaces/"):]
+    ns, _, key = rest.partition("/keys/")  # a namespace holds no '/', so this split is exact
     return validation.namespace(unquote(ns)), validation.key(key)
 
 

@@ -119,3 +119,11 @@ def test_bad_keys_bodies_and_ttls_are_400(ns):
 def test_put_into_a_missing_namespace_is_404(kv):
     reply = kv.call("PUT", "/namespaces/nowhere/keys/k", body={"value": 1})
     assert (reply.status, reply.body["error"]) == (404, "namespace_not_found")
+
+
+def test_keys_may_contain_slashes_and_namespaces_may_be_called_keys(kv):
+    kv.call("PUT", "/namespaces/keys")
+    put = kv.call("PUT", "/namespaces/keys/keys/a/keys/b", body={"value": "nested"})
+    assert (put.status, put.body["namespace"], put.body["key"]) == (201, "keys", "a/keys/b")
+    listed = kv.call("GET", "/namespaces/keys/keys", query={"prefix": "a/"}).body["keys"]
+    assert [k["key"] for k in listed] == ["a/keys/b"]
