@@ -148,7 +148,7 @@ def usage_update(user: dict, *, delta_bytes: int = 0, enforce: bool = True) -> t
 def over_cap_error(user: dict, delta_bytes: int) -> ApiError:
     plan = plan_of(user)
     month = current_month(now_epoch())
-    if requests_this_month(user, month) + 1 > plan.monthly_requests:
+    if requests_this_month(user, month) + METER.peek(user["userId"]) + 1 > plan.monthly_requests:
         return ApiError(429, "request_limit_exceeded",
                         f"the {plan.name} plan allows {plan.monthly_requests} requests a month")
     return ApiError(413, "storage_limit_exceeded",
