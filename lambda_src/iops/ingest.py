@@ -29,8 +29,9 @@ Design
   ``version``), so concurrent deliveries cannot both count an event. The four
   entity items of one event are written independently: a crash between them
   is repaired by re-delivery, because every item skips the ids it already has.
-* **Cost:** per entity named by an event, one consistent GetItem and one
-  conditional PutItem (a retry of both on a lost race). The item grows by 13
+* **Cost:** the events of one SQS batch are grouped by entity: per entity
+  item, one consistent GetItem and one conditional PutItem (a retry of both on
+  a lost race), however many of the batch's events name it. The item grows by 13
   bytes per event counted in the last 30 days, and each write rewrites it:
   fine for students and tutors, but a region with thousands of events a month
   pays tens of KB of write units per event (see docs/iops.md).
@@ -203,27 +204,36 @@ def prune(days: dict, now: datetime) -> dict:
     return {d: b for d, b in days.items() if d in keep}
 
 
-def apply_to_entity(client, table: str, event: Event, entity_id: str, entity_type: str,
-                    now: datetime) -> bool:
-    """Count ``event`` on one entity item. Returns False when it was already counted."""
+def apply_events(client, table: str, events: list[Event], entity_id: str, entity_type: str,
+                 now: datetime) -> list[str]:
+    """Count ``events`` on one entity item in one read and one write.
+
+    Returns the ids counted now; ids already on the item (or repeated in
+    ``events``) are skipped, and when nothing is new nothing is written.
+    """
     key = {"entity_id": entity_id, "entity_type": entity_type}
     for _ in range(MAX_ATTEMPTS):
         response = client.get_item(TableName=table, Key=to_item(key), ConsistentRead=True)
         current = from_item(response.get("Item", {}))
         version = current.get("version")
         days = prune(decode_days(current.get("days")), now)
-        bucket = dict(days.get(event.day) or {"s": 0, "ib": 0, "rs": 0, "rn": 0, "ids": ""})
-        seen = str(bucket.get("ids") or "")
-        if event.digest in seen.split():
-            return False
-        bucket["ids"] = f"{seen} {event.digest}".strip()
-        if event.type == "session_completed":
-            bucket["s"] = int(bucket.get("s", 0)) + 1
-            bucket["rs"] = Decimal(str(bucket.get("rs", 0))) + event.rating
-            bucket["rn"] = int(bucket.get("rn", 0)) + 1
-        else:
-            bucket["ib"] = int(bucket.get("ib", 0)) + 1
-        days[event.day] = bucket
+        counted = []
+        for event in events:
+            bucket = dict(days.get(event.day) or {"s": 0, "ib": 0, "rs": 0, "rn": 0, "ids": ""})
+            seen = str(bucket.get("ids") or "")
+            if event.digest in seen.split():
+                continue
+            bucket["ids"] = f"{seen} {event.digest}".strip()
+            if event.type == "session_completed":
+                bucket["s"] = int(bucket.get("s", 0)) + 1
+                bucket["rs"] = Decimal(str(bucket.get("rs", 0))) + event.rating
+                bucket["rn"] = int(bucket.get("rn", 0)) + 1
+            else:
+                bucket["ib"] = int(bucket.get("ib", 0)) + 1
+            days[event.day] = bucket
+            counted.append(event.event_id)
+        if not counted:
+            return []
         item = aggregate(entity_id, entity_type, days, now)
         item["version"] = (version or 0) + 1
         if version is None:
@@ -233,17 +243,27 @@ def apply_to_entity(client, table: str, event: Event, entity_id: str, entity_typ
                          "ExpressionAttributeValues": to_item({":v": version})}
         try:
             client.put_item(TableName=table, Item=to_item(item), **condition)
-            return True
+            return counted
         except client.exceptions.ConditionalCheckFailedException:
             continue  # another writer got there first: read again
     raise RuntimeError(f"gave up on {entity_type} {entity_id} after {MAX_ATTEMPTS} write races")
+
+
+def apply_to_entity(client, table: str, event: Event, entity_id: str, entity_type: str,
+                    now: datetime) -> bool:
+    """Count one event on one entity item. Returns False when it was already counted."""
+    return bool(apply_events(client, table, [event], entity_id, entity_type, now))
+
+
+def is_stale(event: Event, now: datetime) -> bool:
+    return event.at.date() < now.date() - timedelta(days=KEEP_DAYS - 1)
 
 
 def ingest(client, table: str, raw: Any, *, now: datetime | None = None) -> dict:
     """Validate and apply one event; returns what happened per entity."""
     now = now or utcnow()
     event = parse_event(raw, now=now)
-    if event.at.date() < now.date() - timedelta(days=KEEP_DAYS - 1):
+    if is_stale(event, now):
         return {"event_id": event.event_id, "stale": True, "counted": []}
     counted = [
         entity_id
@@ -253,29 +273,66 @@ def ingest(client, table: str, raw: Any, *, now: datetime | None = None) -> dict
     return {"event_id": event.event_id, "stale": False, "counted": counted}
 
 
+def apply_batch(client, table: str, events: list[tuple[str, Event]], now: datetime) -> set[str]:
+    """Apply valid events grouped by entity: one read and one write per entity item.
+
+    ``events`` pairs a message id with its event. Returns the message ids of
+    events whose entity write failed; SQS re-delivers them, and the entities
+    that did count them skip them by id.
+    """
+    groups: dict[tuple[str, str], list[tuple[str, Event]]] = {}
+    for message_id, event in events:
+        if is_stale(event, now):
+            continue
+        for entity in event.entities:
+            groups.setdefault(entity, []).append((message_id, event))
+    failed: set[str] = set()
+    for (entity_id, entity_type), members in groups.items():
+        try:
+            apply_events(client, table, [e for _, e in members], entity_id, entity_type, now)
+        except Exception:  # noqa: BLE001 - reported per message, logged below
+            _logger().exception("entity update failed", extra={"entity_id": entity_id})
+            failed.update(m for m, _ in members)
+    return failed
+
+
 # -- Lambda entry point ---------------------------------------------------------------
 def metrics_table() -> str:
     return os.environ.get("METRICS_TABLE") or schema.METRICS.table_name("dev")
 
 
-def _record_handler(clock: Callable[[], datetime]):
-    from lambda_src.common.aws_clients import dynamodb
+def _logger():
+    import logging
 
-    def handle(record) -> dict:
-        return ingest(dynamodb(), metrics_table(), record.body, now=clock())
-
-    return handle
+    return logging.getLogger("iops.ingest")
 
 
 def handler(event: dict, context: Any = None, *, clock: Callable[[], datetime] = utcnow) -> dict:
-    """SQS batch -> ``{"batchItemFailures": [...]}``; malformed events fail alone."""
-    from aws_lambda_powertools.utilities.batch import (
-        BatchProcessor,
-        EventType,
-        process_partial_response,
-    )
+    """SQS batch -> ``{"batchItemFailures": [...]}``.
 
+    Powertools' BatchProcessor validates every record (a malformed event fails
+    alone); the valid events are then applied grouped by entity, so a batch
+    reads and writes each entity item once, and the messages behind a failed
+    entity write are reported as failures too.
+    """
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    from lambda_src.common.aws_clients import dynamodb
+
+    now = clock()
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(
-        event=event, record_handler=_record_handler(clock), processor=processor, context=context
-    )
+    parsed: list[tuple[str, Event]] = []
+
+    def validate(record) -> str:
+        parsed.append((record.message_id, parse_event(record.body, now=now)))
+        return record.message_id
+
+    with processor(records=event.get("Records") or [], handler=validate):
+        processor.process()
+    response = processor.response()
+    failed = apply_batch(dynamodb(), metrics_table(), parsed, now)
+    already = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    response["batchItemFailures"] += [
+        {"itemIdentifier": m} for m, _ in parsed if m in failed and m not in already
+    ]
+    return response

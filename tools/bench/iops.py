@@ -97,6 +97,10 @@ def run() -> list[dict]:
         with count_requests(client) as c:
             ingest.handler(_sqs_event([_event(2)]), clock=clock)
         row("ingest: re-delivered event (4 entities)", c, 4, "one GetItem per entity finds the id; no write")
+        with count_requests(client) as c:
+            ingest.handler(_sqs_event([_event(n) for n in range(100, 110)]), clock=clock)
+        row("ingest: SQS batch of 10 events (28 distinct entities)", c, 56,
+            "grouped by entity: 1 GetItem + 1 PutItem per entity item per batch")
 
         writer = insights.InsightWriter(ddb=client, sns=None, table=schema.INSIGHTS.table_name("dev"),
                                         topic_arn=None)
@@ -128,6 +132,7 @@ def ingest_throughput(n: int = 1000) -> dict:
             elapsed = time.perf_counter() - start
     return {
         "events": n,
+        "batches": (n + 9) // 10,
         "entity updates": n * 4,
         "wall s": round(elapsed, 2),
         "events/s": round(n / elapsed, 1),

@@ -162,3 +162,37 @@ def test_a_batch_of_only_malformed_events_reports_every_record(aws):
     event = sqs_event("{", "[]")
     result = ingest.handler(event, clock=lambda: NOW)
     assert len(result["batchItemFailures"]) == 2
+
+
+def test_a_batch_reads_and_writes_each_entity_once(aws, monkeypatch):
+    from tools.bench.counting import count_requests
+
+    monkeypatch.setattr("lambda_src.common.aws_clients.dynamodb", lambda: aws)
+    with count_requests(aws) as counter:
+        result = run(*[session(f"b{n}", student_id="stu_1", tutor_id=f"tut_{n % 2}") for n in range(10)],
+                     session("b0", student_id="stu_1", tutor_id="tut_0"))  # a duplicate in the batch
+    assert result == {"batchItemFailures": []}
+    assert dict(counter.by_operation) == {"GetItem": 3, "PutItem": 3}
+    assert metrics_item(aws, "stu_1")["sessions_7d"] == 10
+    assert metrics_item(aws, "tut_0", "tutor")["sessions_7d"] == 5
+
+
+def test_a_failed_entity_write_fails_exactly_its_messages(aws, monkeypatch):
+    real_put = aws.put_item
+
+    def put(**kwargs):
+        if kwargs["Item"]["entity_id"]["S"] == "tut_bad":
+            raise RuntimeError("throttled")
+        return real_put(**kwargs)
+
+    monkeypatch.setattr("lambda_src.common.aws_clients.dynamodb", lambda: aws)
+    monkeypatch.setattr(aws, "put_item", put)
+    event = sqs_event(session("ok", student_id="stu_1", tutor_id="tut_ok"),
+                      session("bad", student_id="stu_1", tutor_id="tut_bad"))
+    result = ingest.handler(event, clock=lambda: NOW)
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
+    monkeypatch.undo()
+    assert metrics_item(aws, "stu_1")["sessions_7d"] == 2
+    run(session("bad", student_id="stu_1", tutor_id="tut_bad"))  # the re-delivery
+    assert metrics_item(aws, "stu_1")["sessions_7d"] == 2
+    assert metrics_item(aws, "tut_bad", "tutor")["sessions_7d"] == 1
