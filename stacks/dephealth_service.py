@@ -127,11 +127,6 @@ class DepHealthServiceStack(Stack):
                   timeout: int = 10) -> PythonFunction:
         fn = PythonFunction(self, fn_id, product="dephealth", handler=handler, description=description,
                             environment=env, memory_size=memory, timeout=Duration.seconds(timeout))
-        Validations.of(fn.role.node.find_child("DefaultPolicy")).acknowledge(
-            Acknowledgment(id="AwsSolutions-IAM5[Resource::*]",
-                           reason="Only X-Ray PutTraceSegments/PutTelemetryRecords, which support no "
-                           "resource-level permissions; DynamoDB actions name table and index ARNs."),
-        )
         return fn
 
     def _queue(self) -> None:

@@ -24,7 +24,7 @@ from constructs_lib.schema_table import ProvisionedCapacity
 from lambda_src.iops import schema
 
 from .data import ProductDataStack
-from .iops_intelligence import IOpsIntelligenceStack, acknowledge_xray
+from .iops_intelligence import IOpsIntelligenceStack
 
 EXPORT_PREFIX = "IOpsDashboard"
 # Item-level read/write: what the metric ingest and insight writers call.
@@ -93,7 +93,6 @@ class IOpsCoreStack(Stack):
                 report_batch_item_failures=True,
             )
         )
-        acknowledge_xray(self.execution_role)
         CfnOutput(self, "IngestQueueUrl", value=self.ingest_queue.queue_url)
 
 

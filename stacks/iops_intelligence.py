@@ -115,18 +115,7 @@ class IOpsIntelligenceStack(Stack):
         )
         # Lambda checks its stream permissions when the mapping is created.
         mapping.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
-        acknowledge_xray(self.role)
         CfnOutput(self, "AlertTopicArn", value=self.alert_topic.topic_arn)
-
-
-def acknowledge_xray(role: iam.Role) -> None:
-    """X-Ray's PutTraceSegments / PutTelemetryRecords only accept Resource "*"."""
-    Validations.of(role.node.find_child("DefaultPolicy").node.default_child).acknowledge(
-        Acknowledgment(
-            id="AwsSolutions-IAM5[Resource::*]",
-            reason="Only X-Ray PutTraceSegments/PutTelemetryRecords, which support only Resource '*'.",
-        )
-    )
 
 
 def _SqsOnFailure(queue: sqs.IQueue):

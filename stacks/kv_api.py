@@ -155,12 +155,6 @@ class KvApiStack(Stack):
         method(key, "DELETE", params={"method.request.header.If-Match": False})
 
     def _acknowledge(self, stage: str) -> None:
-        policy = self.function.role.node.find_child("DefaultPolicy")
-        Validations.of(policy).acknowledge(
-            Acknowledgment(id="AwsSolutions-IAM5[Resource::*]",
-                           reason="Only X-Ray PutTraceSegments/PutTelemetryRecords, which support no "
-                           "resource-level permissions; DynamoDB actions name the table and GSI ARNs."),
-        )
         Validations.of(self.api.deployment_stage).acknowledge(
             Acknowledgment(id="AwsSolutions-APIG3",
                            reason="Stage throttling and per-plan caps bound abuse; a WAF web ACL is "
