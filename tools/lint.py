@@ -2,7 +2,8 @@
 
 cfn-lint must report nothing (errors and warnings alike). checkov findings
 must be fixed or match an entry of ``security/checkov-skips.json``, which
-names the check, the resource pattern, the stages and the reason. A skip
+names the check, the resource pattern, optionally the template pattern
+(``"templates"``, default every template), the stages and the reason. A skip
 entry that no longer matches anything is reported too, so the list stays
 honest. The linters live in their own venv (``--lint-venv``).
 """
@@ -92,6 +93,7 @@ def skipped_by(finding: dict, stage: str, skips: list[dict]) -> dict | None:
             skip["check"] == finding["check"]
             and stage in skip["stages"]
             and fnmatch.fnmatchcase(finding["resource"], skip["resource"])
+            and fnmatch.fnmatchcase(finding["file"], skip.get("templates", "*"))
         ):
             return skip
     return None
