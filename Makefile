@@ -17,7 +17,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth diff deploy destroy invoke test unit e2e lint docs bench admin clean
+.PHONY: help install synth diff deploy destroy status invoke test unit e2e lint docs bench admin clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ deploy: install ## deploy everything (TARGET=local: embedded endpoint; TARGET=aw
 
 destroy: install ## destroy the stacks and stop the local endpoint
 	$(PY) -m tools.local destroy --target $(TARGET) --stage $(STAGE) --port $(LOCAL_PORT)
+
+status: install ## is the local endpoint running, and which stacks and tables it has
+	$(PY) -m tools.local status --port $(LOCAL_PORT)
 
 invoke: install ## run a deployed function's handler in-process: make invoke FN=name EVENT=file.json
 	$(PY) -m tools.local invoke --function "$(FN)" --event "$(EVENT)" --port $(LOCAL_PORT)
