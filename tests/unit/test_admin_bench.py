@@ -1,14 +1,19 @@
-"""The admin benchmark: every MFH pattern and admin command at its request floor."""
+"""The admin benchmark: every MFH pattern and admin command at its request floor.
+
+It runs on the tests' moto world (the ``aws`` fixture): a second
+``mock_aws()`` inside the session's would share its global backends and find
+every table already created.
+"""
 
 from __future__ import annotations
 
 from lambda_src.mfh.schema import TABLES
 
 
-def test_admin_bench_rows_are_at_floor(dev_templates):
+def test_admin_bench_rows_are_at_floor(aws):
     from tools.bench.admin import run
 
-    rows = run()
+    rows = run(client=aws)
     patterns = {f"query {s.alias}:{p.name}" for s in TABLES for p in s.access_patterns}
     assert patterns <= {r["operation"] for r in rows}
     for row in rows:
