@@ -1,15 +1,18 @@
 """KV API: DynamoDB requests per operation, measured through the real handler on moto.
 
 Each row runs the handler in-process against moto tables created from the
-synthesized template and counts the requests its client sends. ``floor`` is
-the design minimum: authentication (one GSI1 Query) plus one request per
-operation, or per page for listings.
+synthesized template (or the caller's moto world, ``run(client)``) and
+counts the requests its client sends. ``floor`` is the design minimum:
+authentication (one GSI1 Query) plus one request per operation, or per page
+for listings.
 """
 
 from __future__ import annotations
 
 import json
-import os
+from contextlib import contextmanager
+
+from tools.bench.faults import moto_tables, patched_env
 
 PRODUCT = "kv"
 
@@ -92,7 +95,6 @@ def _scenario(client) -> list[dict]:
         _call("PUT", f"/namespaces/bench/keys/item/{i}", api_key=key, body={"value": {"n": i}})
     _call("PUT", "/namespaces/bench/keys/other", api_key=key, body={"value": 0})
     METER.reset()
-    METER.flush_every = 1000  # one listing, measured alone
 
     def walk():
         cursor = None
@@ -102,11 +104,14 @@ def _scenario(client) -> list[dict]:
             cursor = reply["body"]["cursor"]
             if not cursor:
                 break
-    counter = _measure(client, walk)
+    METER.flush_every = 1000  # one listing, measured alone
+    try:
+        counter = _measure(client, walk)
+    finally:
+        METER.flush_every = reads
     pages = counter.by_operation["Query"] // 2
     rows.append(_row(f"list keys by prefix ({pages} pages of <=10, 25 keys)", counter, 2 * pages,
                      "auth + one GSI1 Query per page; items read == returned (no filter waste)"))
-    METER.flush_every = reads
 
     counter = _measure(client, lambda: _call("DELETE", "/namespaces/bench/keys/item/1", api_key=key,
                                              headers={"If-Match": "1"}))
@@ -123,33 +128,24 @@ def _scenario(client) -> list[dict]:
     return rows
 
 
-def run() -> list[dict]:
-    import boto3
-    from moto import mock_aws
+@contextmanager
+def _world(client=None):
+    """The caller's client as is, or the handlers' client on a private moto world with every dev table."""
+    if client is not None:
+        yield client
+        return
+    with moto_tables() as own:
+        yield own
 
-    from lambda_src.common.aws_clients import dynamodb, reset_clients
+
+def run(client=None) -> list[dict]:
+    """One row per operation. ``client``: the handlers' own (``aws_clients.dynamodb()``) in a
+    moto world with the dev tables; requests are counted on it."""
     from lambda_src.kv import schema
-    from tests.synth import synth
-    from tools.cfn_tables import create_tables
 
-    saved = {k: os.environ.get(k) for k in ("TABLE_NAME", "GSI_NAME", "AWS_DEFAULT_REGION",
-                                            "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    templates = synth("dev")
-    os.environ.update({"TABLE_NAME": schema.TABLE.table_name("dev"), "GSI_NAME": schema.GSI1.name,
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
-                       "AWS_SECRET_ACCESS_KEY": "bench"})
-    try:
-        with mock_aws():
-            create_tables(boto3.client("dynamodb", region_name="us-east-1"), templates.values())
-            reset_clients()
-            return _scenario(dynamodb())
-    finally:
-        reset_clients()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    names = {"TABLE_NAME": schema.TABLE.table_name("dev"), "GSI_NAME": schema.GSI1.name}
+    with patched_env(names), _world(client) as ddb:
+        return _scenario(ddb)
 
 
 if __name__ == "__main__":
