@@ -1,14 +1,14 @@
 """IOps benchmarks: DynamoDB requests per ingested event and per query, and ingest throughput.
 
 Both run in-process against moto tables created from the synthesized dev
-template, through the same handlers and CLI the deployment uses, counting
-requests with a botocore event hook on the client the code itself holds.
+template (or the caller's moto world, when given its client), through the
+same handlers and CLI the deployment uses, counting requests with a botocore
+event hook on the client the code itself holds.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import time
 from contextlib import contextmanager, redirect_stdout
 from datetime import datetime, timedelta, timezone
@@ -16,32 +16,16 @@ from datetime import datetime, timedelta, timezone
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
 
-def _env() -> None:
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
-        os.environ.setdefault(key, value)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-
-
 @contextmanager
-def _world():
-    """moto with the dev tables from the template; yields the handlers' own DynamoDB client."""
-    _env()
-    import boto3
-    from moto import mock_aws
+def _world(client=None):
+    """The caller's client as is, or the handlers' client on a private moto world with every dev table."""
+    if client is not None:
+        yield client
+        return
+    from tools.bench.faults import moto_tables
 
-    from lambda_src.common.aws_clients import dynamodb, reset_clients
-    from tests.synth import synth
-    from tools.cfn_tables import create_tables
-
-    templates = synth("dev")
-    with mock_aws():
-        reset_clients()
-        create_tables(boto3.client("dynamodb", region_name="us-east-1"), templates.values())
-        try:
-            yield dynamodb()
-        finally:
-            reset_clients()
+    with moto_tables() as own:
+        yield own
 
 
 def _sqs_event(bodies) -> dict:
@@ -64,7 +48,9 @@ def _event(n: int, kind: str = "session_completed", *, entities: int = 4) -> dic
     return body
 
 
-def run() -> list[dict]:
+def run(client=None) -> list[dict]:
+    """One row per query and ingest shape. ``client``: the handlers' own
+    (``aws_clients.dynamodb()``) in a moto world with the dev tables."""
     from lambda_src.common.requests import to_item
     from lambda_src.iops import ingest, insights, schema
     from tools import iops_queries
@@ -78,7 +64,7 @@ def run() -> list[dict]:
                      "items_returned": counter.items_returned, "notes": notes})
 
     clock = lambda: NOW  # noqa: E731
-    with _world() as client:
+    with _world(client) as client:
         for spec in schema.TABLES:
             for item in spec.examples:
                 client.put_item(TableName=spec.table_name("dev"), Item=to_item(item))
@@ -116,14 +102,14 @@ def run() -> list[dict]:
     return rows
 
 
-def ingest_throughput(n: int = 1000) -> dict:
-    """Events per second through the SQS handler, in batches of 10, against moto."""
+def ingest_throughput(n: int = 1000, client=None) -> dict:
+    """Events per second through the SQS handler, in batches of 10, against moto (``client`` as for ``run``)."""
     from lambda_src.iops import ingest
     from tools.bench.counting import count_requests
 
     events = [_event(i, "session_completed" if i % 4 else "ib_call") for i in range(n)]
     clock = lambda: NOW  # noqa: E731
-    with _world() as client:
+    with _world(client) as client:
         failures = 0
         with count_requests(client) as counter:
             start = time.perf_counter()
