@@ -30,7 +30,7 @@ def test_every_key_comes_back_three_ways(small_batch):
     assert r["sequential_keys_returned"] == r["sequential_sample"] == 20
     assert r["floor"] == 5 and r["floor"] <= r["requests"] <= r["floor"] + 4 and r["max_batch"] == 100
     assert r["pynamodb_requests"] > r["requests"]  # PynamoDB re-requests held keys on their own
-    assert {"wall_s", "sequential_s", "pynamodb_s", "notes"} <= set(r)
+    assert {"wall_s", "backoff_s", "sequential_s", "pynamodb_s", "notes"} <= set(r)
 
 
 def test_without_faults_both_batch_readers_are_at_floor(small_batch):
