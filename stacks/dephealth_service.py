@@ -21,6 +21,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from constructs_lib import queues
 from constructs_lib.access import grant
 from constructs_lib.python_function import PythonFunction
 from lambda_src.dephealth import config, schema
@@ -130,20 +131,16 @@ class DepHealthServiceStack(Stack):
         return fn
 
     def _queue(self) -> None:
-        self.dead_letter_queue = sqs.Queue(
-            self, "CollectorDeadLetterQueue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
-            retention_period=Duration.days(14),
+        self.dead_letter_queue = queues.dead_letter_queue(
+            self, "CollectorDeadLetterQueue", receives_from="collector queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
         )
-        Validations.of(self.dead_letter_queue).acknowledge(
-            Acknowledgment(id="AwsSolutions-SQS3", reason="This queue is itself the collector queue's DLQ."),
-        )
-        self.queue = sqs.Queue(
-            self, "CollectorQueue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
-            visibility_timeout=Duration.seconds(180),
-            # The processor stores a FAILED record after DLQ_MAX_ATTEMPTS; the DLQ
-            # only catches messages the processor itself could not handle.
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue,
-                                                  max_receive_count=config.DLQ_MAX_ATTEMPTS + 2),
+        # The processor stores a FAILED record after DLQ_MAX_ATTEMPTS; the DLQ
+        # only catches messages the processor itself could not handle.
+        self.queue = queues.work_queue(
+            self, "CollectorQueue", dead_letters=self.dead_letter_queue,
+            max_receive_count=config.DLQ_MAX_ATTEMPTS + 2, visibility_timeout=Duration.seconds(180),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
         )
         self.functions["CollectorDlqProcessor"].function.add_event_source(
             sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True,

@@ -12,12 +12,12 @@ literal name from the schema, not a token from the database stack.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, Fn, Stack, Validations
+from aws_cdk import CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from constructs_lib import queues
 from constructs_lib.access import table_statement
 from constructs_lib.python_function import PythonFunction
 from constructs_lib.schema_table import ProvisionedCapacity
@@ -54,26 +54,10 @@ class IOpsCoreStack(Stack):
         )
         # Ingest path: producers send session / IB-call events to the queue; a
         # message that fails 5 receives moves to the DLQ (kept 14 days).
-        self.ingest_dlq = sqs.Queue(
-            self,
-            "IngestDeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        Validations.of(self.ingest_dlq).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="This queue is the ingest queue's dead-letter queue.",
-            )
-        )
-        self.ingest_queue = sqs.Queue(
-            self,
-            "IngestQueue",
-            encryption=sqs.QueueEncryption.KMS_MANAGED,
-            enforce_ssl=True,
+        self.ingest_dlq = queues.dead_letter_queue(self, "IngestDeadLetterQueue", receives_from="ingest queue")
+        self.ingest_queue = queues.work_queue(
+            self, "IngestQueue", dead_letters=self.ingest_dlq, max_receive_count=5,
             visibility_timeout=Duration.seconds(180),  # 6x the function timeout
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.ingest_dlq, max_receive_count=5),
         )
         self.ingest = PythonFunction(
             self,

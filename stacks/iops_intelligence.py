@@ -11,7 +11,7 @@ stack and nothing depends on it.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -19,6 +19,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from constructs_lib import queues
 from constructs_lib.python_function import PythonFunction
 from lambda_src.iops import schema
 
@@ -86,19 +87,8 @@ class IOpsIntelligenceStack(Stack):
 
         # Records that still fail after the retries are described (not stored)
         # on this queue, so an operator can replay them from the stream.
-        self.failures = sqs.Queue(
-            self,
-            "StreamFailureQueue",
-            encryption=sqs.QueueEncryption.KMS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        Validations.of(self.failures).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="This queue is the stream consumer's on-failure destination (its DLQ).",
-            )
-        )
+        self.failures = queues.dead_letter_queue(self, "StreamFailureQueue",
+                                                 receives_from="stream consumer (on-failure destination)")
         mapping = lambda_.EventSourceMapping(
             self,
             "MetricsStreamMapping",
