@@ -123,13 +123,16 @@ def _scenario(client) -> list[dict]:
             _call(auth_api.handler, _api_event("POST", "/signup", body={"email": email}))
         rows.append(_row("POST /signup", c, 2, "Query user records + PutItem PENDING"))
         with count_requests(client) as c:
-            key = _call(auth_api.handler, _api_event("GET", "/verify", query={"token": mail.links["verify"]}))["body"]["api_key"]
+            verified = _call(auth_api.handler, _api_event("GET", "/verify", query={"token": mail.links["verify"]}))
+        key = verified["body"]["api_key"]
         rows.append(_row("GET /verify", c, 3, "Query KEYS_ONLY index + GetItem (email, ttl) + one transaction"))
         with count_requests(client) as c:
             _call(auth_api.handler, _api_event("POST", "/auth/magic-link", body={"email": email}))
         rows.append(_row("POST /auth/magic-link", c, 2, "Query user records + UpdateItem"))
         with count_requests(client) as c:
-            assert _call(auth_api.handler, _api_event("GET", "/auth/callback", query={"token": mail.links["magic_link"]}))["status"] == 200
+            login = _call(auth_api.handler,
+                          _api_event("GET", "/auth/callback", query={"token": mail.links["magic_link"]}))
+        assert login["status"] == 200
         rows.append(_row("GET /auth/callback (login)", c, 2, "Query magic-token-index + one conditional UpdateItem"))
     finally:
         mailer.set_sender(old)
