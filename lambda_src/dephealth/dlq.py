@@ -46,7 +46,10 @@ def _failed_name(message) -> str:
 
 def store_failed(client, record: SQSRecord, message, error: str) -> bool:
     """Write the FAILED record once; False when this message is already stored."""
-    sent_ms = int(record.attributes.sent_timestamp or clock.now() * 1000)
+    # SQS always sets SentTimestamp; a hand-built or replayed record may not,
+    # and Powertools' accessor raises KeyError for a missing attribute.
+    sent = (record.raw_event.get("attributes") or {}).get("SentTimestamp")
+    sent_ms = int(sent) if sent else int(clock.now() * 1000)
     base = clock.iso(sent_ms / 1000)
     for bump in range(1000):
         sk = base if bump == 0 else f"{base[:-1]}{bump:03d}Z"

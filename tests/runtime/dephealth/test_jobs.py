@@ -44,6 +44,15 @@ def test_a_good_message_updates_the_package(aws):
     assert failed(aws) == []
 
 
+def test_a_record_without_sent_timestamp_is_stored_at_the_current_time(aws, broken_collector):
+    event = sqs_event(receive_count=3)
+    del event["Records"][0]["attributes"]["SentTimestamp"]
+    before = clock.iso()
+    assert dlq.handler(event, LambdaContext()) == {"batchItemFailures": []}
+    [record] = failed(aws)
+    assert before <= record["sk"] <= clock.iso()
+
+
 def test_an_older_message_never_rolls_a_record_back(aws):
     dlq.handler(sqs_event(), LambdaContext())
     old = {"ecosystem": "npm", "name": "left-pad", "risk_level": "low", "last_updated": "2020-01-01T00:00:00Z"}
