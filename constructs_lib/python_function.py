@@ -11,8 +11,10 @@ X-Ray, and whatever the stack grants through ``constructs_lib.access``.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
@@ -80,6 +82,26 @@ def copy_distribution(name: str, target: Path) -> None:
             shutil.copytree(source, target / top, ignore=_IGNORE, dirs_exist_ok=True)
         elif source.is_file() and source.suffix == ".py":
             shutil.copy2(source, target / top)
+
+
+@lru_cache(maxsize=None)
+def bundle_hash(product: str) -> str:
+    """A hash of everything ``build_bundle`` reads, known before bundling.
+
+    With it as the asset hash, CDK skips bundling when ``cdk.out`` already
+    holds this bundle (repeated ``make synth``), and any change to the
+    product's code, ``common``, or a pinned runtime dependency changes it.
+    """
+    digest = hashlib.sha256()
+    sources = [LAMBDA_SRC / "__init__.py", LAMBDA_SRC / "requirements.txt"]
+    for part in ("common", product):
+        sources += sorted(p for p in (LAMBDA_SRC / part).rglob("*")
+                          if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    for path in sources:
+        digest.update(path.relative_to(LAMBDA_SRC).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for dist in runtime_distributions():
+        digest.update(f"{dist}=={metadata.version(dist)}\0".encode())
+    return digest.hexdigest()
 
 
 def build_bundle(product: str, output_dir: Path) -> Path:
@@ -153,7 +175,8 @@ class PythonFunction(Construct):
             handler=f"lambda_src.{product}.{handler}",
             code=lambda_.Code.from_asset(
                 str(LAMBDA_SRC / product),
-                asset_hash_type=AssetHashType.OUTPUT,
+                asset_hash_type=AssetHashType.CUSTOM,
+                asset_hash=bundle_hash(product),
                 bundling=BundlingOptions(
                     image=DockerImage.from_registry("local-bundling-only"),
                     local=LocalBundler(product),
