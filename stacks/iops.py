@@ -1,24 +1,28 @@
 """IOps dashboard: core, database and intelligence stacks (SPEC §1.4).
 
 The core stack owns the Lambda execution role, the ingest queue (with its
-DLQ) and the ingest function; the database stack owns the tables, grants that
+DLQ), the ingest function and the daily window recompute (its own role:
+Query on LastUpdatedIndex, GetItem/PutItem on the metrics table); the database stack owns the tables, grants that
 role read/write on them (a policy attached from the database side, so the
 dependency runs core -> database) and exports the five names other systems
 import; the intelligence stack (``stacks/iops_intelligence.py``) consumes the
 metrics stream through those exports. Dependencies: core -> database ->
 intelligence, never back: the ingest function gets the metrics table's
-literal name from the schema, not a token from the database stack.
+literal name from the schema, not a token from the database stack (and the
+recompute's grants name the table and index ARNs built from that name).
 """
 
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, Fn, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
 from constructs_lib import queues
-from constructs_lib.access import table_statement
+from constructs_lib.access import grant, table_statement
 from constructs_lib.python_function import PythonFunction
 from constructs_lib.schema_table import ProvisionedCapacity
 from lambda_src.iops import schema
@@ -38,6 +42,24 @@ READ_WRITE_ACTIONS = (
     "dynamodb:Query",
     "dynamodb:UpdateItem",
 )
+# The daily recompute: one Query page per selection, a consistent GetItem
+# after a lost write race, one conditional PutItem per changed item.
+RECOMPUTE_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+RECOMPUTE_INDEX_ACTIONS = ("dynamodb:Query",)
+
+
+class _TableByName:
+    """The metrics table addressed by its literal name, for grants from the core
+    stack (which must not reference the database stack)."""
+
+    def __init__(self, stack: Stack, spec, table_name: str) -> None:
+        self.spec = spec
+        self.table_name = table_name
+        self.table_arn = stack.format_arn(service="dynamodb", resource="table", resource_name=table_name)
+
+    def index_arn(self, index_name: str) -> str:
+        self.spec.index(index_name)
+        return f"{self.table_arn}/index/{index_name}"
 
 
 class IOpsCoreStack(Stack):
@@ -78,6 +100,32 @@ class IOpsCoreStack(Stack):
             )
         )
         CfnOutput(self, "IngestQueueUrl", value=self.ingest_queue.queue_url)
+        self._recompute(stage)
+
+    def _recompute(self, stage: str) -> None:
+        """The daily window recompute (lambda_src/iops/recompute.py), with a role of its own."""
+        metrics = _TableByName(self, schema.METRICS, schema.METRICS.table_name(stage))
+        self.recompute = PythonFunction(
+            self,
+            "MetricsRecompute",
+            product="iops",
+            handler="recompute.handler",
+            description="IOps daily window recompute: slides the windows of entities without new events",
+            environment={"METRICS_TABLE": metrics.table_name},
+            timeout=Duration.minutes(15),
+        )
+        grant(self.recompute, metrics, actions=RECOMPUTE_TABLE_ACTIONS)
+        grant(self.recompute, metrics, actions=RECOMPUTE_INDEX_ACTIONS,
+              indexes=[schema.LAST_UPDATED_INDEX.name], include_table=False)
+        # Windows move at 00:00 UTC. A run that stops at its deadline or fails
+        # is redone by the next one (done items read as unchanged).
+        rule = events.Rule(
+            self,
+            "MetricsRecomputeSchedule",
+            description="Daily IOps window recompute, after the UTC day changes",
+            schedule=events.Schedule.cron(minute="15", hour="0"),
+        )
+        rule.add_target(targets.LambdaFunction(self.recompute.function, retry_attempts=2))
 
 
 class IOpsDatabaseStack(ProductDataStack):

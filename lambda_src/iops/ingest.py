@@ -29,6 +29,10 @@ Design
   ``version``), so concurrent deliveries cannot both count an event. The four
   entity items of one event are written independently: a crash between them
   is repaired by re-delivery, because every item skips the ids it already has.
+* **Quiet entities.** Windows are derived here only when an event is
+  counted; ``recompute.py`` (daily, scheduled) derives them again with
+  ``derived_fields`` for entities that got no event, without touching
+  ``last_updated``.
 * **Cost:** the events of one SQS batch are grouped by entity: per entity
   item, one consistent GetItem and one conditional PutItem (a retry of both on
   a lost race), however many of the batch's events name it. The item grows by 13
@@ -169,20 +173,32 @@ def window_days(today: date, length: int) -> set[str]:
     return {(today - timedelta(days=n)).isoformat() for n in range(length)}
 
 
-def aggregate(entity_id: str, entity_type: str, days: dict, now: datetime) -> dict:
-    """The full metrics item for ``days`` (already pruned), as of ``now``."""
+def derived_fields(entity_type: str, days: dict, now: datetime) -> dict:
+    """What an item's ``days`` buckets say as of ``now``: the five windows,
+    ``avg_rating`` (absent when no rating in 30 days) and ``health_score``.
+
+    Ingest and the daily recompute (``recompute.py``) both derive an item's
+    visible fields here, so the formula exists once.
+    """
     today = now.date()
-    item: dict[str, Any] = {"entity_id": entity_id, "entity_type": entity_type}
+    fields: dict[str, Any] = {}
     for name, (counter, length) in WINDOWS.items():
         wanted = window_days(today, length)
-        item[name] = sum(int(b.get(counter, 0)) for d, b in days.items() if d in wanted)
+        fields[name] = sum(int(b.get(counter, 0)) for d, b in days.items() if d in wanted)
     month = window_days(today, KEEP_DAYS)
     rating_sum = sum(Decimal(str(b.get("rs", 0))) for d, b in days.items() if d in month)
     rating_n = sum(int(b.get("rn", 0)) for d, b in days.items() if d in month)
     avg = round(float(rating_sum / rating_n), 2) if rating_n else None
     if avg is not None:
-        item["avg_rating"] = avg
-    item["health_score"] = health_score(entity_type, item["sessions_7d"], item["ib_calls_7d"], avg)
+        fields["avg_rating"] = avg
+    fields["health_score"] = health_score(entity_type, fields["sessions_7d"], fields["ib_calls_7d"], avg)
+    return fields
+
+
+def aggregate(entity_id: str, entity_type: str, days: dict, now: datetime) -> dict:
+    """The full metrics item for ``days`` (already pruned), as of ``now``."""
+    item: dict[str, Any] = {"entity_id": entity_id, "entity_type": entity_type}
+    item.update(derived_fields(entity_type, days, now))
     item["last_updated"] = iso(now)
     item["days"] = encode_days(days)
     return item
@@ -234,19 +250,30 @@ def apply_events(client, table: str, events: list[Event], entity_id: str, entity
             counted.append(event.event_id)
         if not counted:
             return []
-        item = aggregate(entity_id, entity_type, days, now)
-        item["version"] = (version or 0) + 1
-        if version is None:
-            condition = {"ConditionExpression": "attribute_not_exists(entity_id)"}
-        else:
-            condition = {"ConditionExpression": "version = :v",
-                         "ExpressionAttributeValues": to_item({":v": version})}
-        try:
-            client.put_item(TableName=table, Item=to_item(item), **condition)
+        if put_versioned(client, table, aggregate(entity_id, entity_type, days, now), version):
             return counted
-        except client.exceptions.ConditionalCheckFailedException:
-            continue  # another writer got there first: read again
+        # another writer got there first: read again
     raise RuntimeError(f"gave up on {entity_type} {entity_id} after {MAX_ATTEMPTS} write races")
+
+
+def put_versioned(client, table: str, item: dict, version: int | None) -> bool:
+    """PutItem ``item`` as version ``version + 1``, only if the stored item is still at ``version``.
+
+    ``version`` None means "read no version": no item, or one written by
+    something other than ingest (e.g. the sample data). Returns False when
+    another writer got there first; the caller re-reads and decides again.
+    """
+    item = {**item, "version": (version or 0) + 1}
+    if version is None:
+        condition = {"ConditionExpression": "attribute_not_exists(version)"}
+    else:
+        condition = {"ConditionExpression": "version = :v",
+                     "ExpressionAttributeValues": to_item({":v": version})}
+    try:
+        client.put_item(TableName=table, Item=to_item(item), **condition)
+        return True
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
 
 
 def apply_to_entity(client, table: str, event: Event, entity_id: str, entity_type: str,

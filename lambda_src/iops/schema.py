@@ -59,6 +59,20 @@ METRICS = TableSpec(
                       expect=({"entity_id": "stu_4532", "entity_type": "student"},
                               {"entity_id": "stu_1001", "entity_type": "student"},
                               {"entity_id": "stu_2203", "entity_type": "student"})),
+        # The daily window recompute (lambda_src/iops/recompute.py): entities whose
+        # last event lies in the last 31 UTC days, and older ones (filtered to
+        # windows not yet all zero). ``since`` / ``before``: an ISO date or time.
+        AccessPattern("updated-since", "Entities of a type last updated at or after a time, oldest first.",
+                      KeyFormat("{entity_type}"), index=LAST_UPDATED_INDEX.name,
+                      sort=SortCondition(">=", KeyFormat("{since}")),
+                      example={"entity_type": "student", "since": "2026-11-22"},
+                      expect=({"entity_id": "stu_1001", "entity_type": "student"},
+                              {"entity_id": "stu_4532", "entity_type": "student"})),
+        AccessPattern("updated-before", "Entities of a type last updated before a time, oldest first.",
+                      KeyFormat("{entity_type}"), index=LAST_UPDATED_INDEX.name,
+                      sort=SortCondition("<", KeyFormat("{before}")),
+                      example={"entity_type": "student", "before": "2026-11-22"},
+                      expect=({"entity_id": "stu_2203", "entity_type": "student"},)),
     ),
     examples=(
         _metrics("stu_4532", "student", 62, 2, 5, 11, 3, 4, 3.6, "2026-11-22T09:15:00Z"),

@@ -60,7 +60,9 @@ def test_stream_consumer_role_is_least_privilege(stage):
 def test_ingest_function_uses_the_core_execution_role(stage):
     template = synth(stage)["IOpsDashboardCore"]
     role_id, role = one(template, "AWS::IAM::Role", "LambdaExecutionRole")
-    assert len(resources(template, "AWS::IAM::Role")) == 1
+    # the shared execution role, and the recompute's own (pinned below)
+    assert sorted(k.rstrip("0123456789ABCDEF") for k in resources(template, "AWS::IAM::Role")) == [
+        "LambdaExecutionRole", "MetricsRecomputeRole"]
     _, fn = one(template, "AWS::Lambda::Function", "IngestFunction")
     assert fn["Properties"]["Role"] == ref_arn(role_id)
     assert fn["Properties"]["Environment"]["Variables"]["METRICS_TABLE"] == "iops-dashboard-metrics"
@@ -74,6 +76,50 @@ def test_ingest_function_uses_the_core_execution_role(stage):
         {"Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "Resource": "*", "Effect": "Allow"},
     ]
     assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def metrics_arn(suffix=""):
+    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":dynamodb:", {"Ref": "AWS::Region"}, ":",
+                              {"Ref": "AWS::AccountId"}, f":table/iops-dashboard-metrics{suffix}"]]}
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_recompute_role_is_least_privilege(stage):
+    template = synth(stage)["IOpsDashboardCore"]
+    role_id, role = one(template, "AWS::IAM::Role", "MetricsRecomputeRole")
+    fn_id, fn = one(template, "AWS::Lambda::Function", "MetricsRecompute")
+    assert fn["Properties"]["Role"] == ref_arn(role_id)
+    assert fn["Properties"]["Handler"] == "lambda_src.iops.recompute.handler"
+    assert fn["Properties"]["Timeout"] == 900
+    assert fn["Properties"]["Environment"]["Variables"]["METRICS_TABLE"] == "iops-dashboard-metrics"
+    _, policy = one(template, "AWS::IAM::Policy", "MetricsRecomputeRoleDefaultPolicy")
+    assert policy["Properties"]["Roles"] == [{"Ref": role_id}]
+    logs, _ = one(template, "AWS::Logs::LogGroup", "MetricsRecomputeLogs")
+    assert statements(policy) == [
+        {"Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": metrics_arn(), "Effect": "Allow"},
+        {"Action": ["dynamodb:Query"], "Resource": metrics_arn("/index/LastUpdatedIndex"), "Effect": "Allow"},
+        {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": ref_arn(logs), "Effect": "Allow"},
+        {"Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "Resource": "*", "Effect": "Allow"},
+    ]
+    assert "ManagedPolicyArns" not in role["Properties"] and "Policies" not in role["Properties"]
+    # no other policy in any IOps stack names this role
+    for stack in ("IOpsDashboardCore", "IOpsDashboardDatabase", "IOpsDashboardIntelligence"):
+        others = [p for k, p in resources(synth(stage)[stack], "AWS::IAM::Policy").items()
+                  if not k.startswith("MetricsRecomputeRoleDefaultPolicy")]
+        assert all({"Ref": role_id} not in p["Properties"]["Roles"] for p in others), stack
+
+
+def test_recompute_runs_daily_after_the_utc_day_changes(dev_templates):
+    template = dev_templates["IOpsDashboardCore"]
+    fn_id, _ = one(template, "AWS::Lambda::Function", "MetricsRecompute")
+    rule_id, rule = one(template, "AWS::Events::Rule", "MetricsRecomputeSchedule")
+    assert rule["Properties"]["ScheduleExpression"] == "cron(15 0 * * ? *)"
+    assert rule["Properties"]["State"] == "ENABLED"
+    [target] = rule["Properties"]["Targets"]
+    assert target["Arn"] == ref_arn(fn_id) and target["RetryPolicy"] == {"MaximumRetryAttempts": 2}
+    [permission] = resources(template, "AWS::Lambda::Permission").values()
+    assert permission["Properties"] == {"Action": "lambda:InvokeFunction", "FunctionName": ref_arn(fn_id),
+                                        "Principal": "events.amazonaws.com", "SourceArn": ref_arn(rule_id)}
 
 
 def test_core_role_table_access_comes_from_the_database_stack(dev_templates):

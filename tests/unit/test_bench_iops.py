@@ -10,6 +10,9 @@ def test_request_rows_run_in_the_tests_world(aws):
     rows = iops.run(client=dynamodb())
     assert len(rows) >= 8
     assert all(row["product"] == "iops" and row["requests"] >= row["floor"] for row in rows)
+    first, again = [row for row in rows if row["operation"].startswith("recompute:")]
+    assert first["requests"] == first["floor"] > 8  # 8 Query pages + one PutItem per changed item
+    assert again["requests"] == again["floor"] == 8 and again["notes"].startswith("0 writes")
 
 
 def test_ingest_throughput_runs_in_the_tests_world(aws):
