@@ -9,19 +9,7 @@ a private moto world created from the synthesized template.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-
-@contextmanager
-def _world(client=None):
-    """The caller's client as is, or one on a private moto world with every dev table."""
-    if client is not None:
-        yield client
-        return
-    from tools.bench.faults import moto_tables
-
-    with moto_tables() as own:
-        yield own
+from tools.bench.faults import world
 
 
 def _load_examples(client) -> None:
@@ -61,7 +49,7 @@ def run(client=None) -> list[dict]:
     from tools.admin.connect import Connection
     from tools.bench.counting import count_requests
 
-    with _world(client) as ddb:
+    with world(client) as ddb:
         _load_examples(ddb)
         conn = Connection(ddb, "aws", None)
         return _patterns(conn, ddb, count_requests) + _commands(conn, ddb, count_requests)

@@ -101,6 +101,20 @@ def moto_tables(stacks: Iterable[str] | None = None):
             reset_clients()
 
 
+@contextmanager
+def world(client=None):
+    """The caller's client as is (a test's moto world), or ``moto_tables()``'s own.
+
+    Benchmarks take an optional client so the tests can run them inside the
+    session's moto world, while ``make bench`` gets a private one.
+    """
+    if client is not None:
+        yield client
+        return
+    with moto_tables() as own:
+        yield own
+
+
 class FaultyClient:
     """A DynamoDB client whose ``batch_get_item`` holds keys back and throttles chosen calls.
 

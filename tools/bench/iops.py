@@ -11,22 +11,12 @@ from __future__ import annotations
 
 import io
 import time
-from contextlib import contextmanager, redirect_stdout
+from contextlib import redirect_stdout
 from datetime import datetime, timedelta, timezone
 
+from tools.bench.faults import world
+
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
-
-
-@contextmanager
-def _world(client=None):
-    """The caller's client as is, or the handlers' client on a private moto world with every dev table."""
-    if client is not None:
-        yield client
-        return
-    from tools.bench.faults import moto_tables
-
-    with moto_tables() as own:
-        yield own
 
 
 def _sqs_event(bodies) -> dict:
@@ -65,7 +55,7 @@ def run(client=None) -> list[dict]:
                      "items_returned": counter.items_returned, "notes": notes})
 
     clock = lambda: NOW  # noqa: E731
-    with _world(client) as client:
+    with world(client) as client:
         for spec in schema.TABLES:
             for item in spec.examples:
                 client.put_item(TableName=spec.table_name("dev"), Item=to_item(item))
@@ -128,7 +118,7 @@ def ingest_throughput(n: int = 1000, client=None) -> dict:
 
     events = [_event(i, "session_completed" if i % 4 else "ib_call") for i in range(n)]
     clock = lambda: NOW  # noqa: E731
-    with _world(client) as client:
+    with world(client) as client:
         failures = 0
         with count_requests(client) as counter:
             start = time.perf_counter()

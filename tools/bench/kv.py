@@ -10,9 +10,8 @@ for listings.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 
-from tools.bench.faults import moto_tables, patched_env
+from tools.bench.faults import patched_env, world
 
 PRODUCT = "kv"
 
@@ -128,23 +127,13 @@ def _scenario(client) -> list[dict]:
     return rows
 
 
-@contextmanager
-def _world(client=None):
-    """The caller's client as is, or the handlers' client on a private moto world with every dev table."""
-    if client is not None:
-        yield client
-        return
-    with moto_tables() as own:
-        yield own
-
-
 def run(client=None) -> list[dict]:
     """One row per operation. ``client``: the handlers' own (``aws_clients.dynamodb()``) in a
     moto world with the dev tables; requests are counted on it."""
     from lambda_src.kv import schema
 
     names = {"TABLE_NAME": schema.TABLE.table_name("dev"), "GSI_NAME": schema.GSI1.name}
-    with patched_env(names), _world(client) as ddb:
+    with patched_env(names), world(client) as ddb:
         return _scenario(ddb)
 
 
