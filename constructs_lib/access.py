@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
+
+from lambda_src.common.schema_types import TableSpec
 
 from .schema_table import SchemaTable
 
@@ -17,8 +20,27 @@ QUERY = ("dynamodb:Query",)
 WRITE_ITEM = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 
 
+class TableByName:
+    """A table of another stack, addressed by its fixed name from ``stack``'s account and region.
+
+    Same ``table_arn`` / ``index_arn`` shape as ``SchemaTable``, so the grant
+    helpers apply, without a cross-stack reference: service stacks grant on
+    their data stack's tables by name (the local endpoint cannot resolve
+    ``Fn::GetStackOutput``), and IOps core must not reference its database stack.
+    """
+
+    def __init__(self, stack: Stack, *, spec: TableSpec, table_name: str) -> None:
+        self.spec = spec
+        self.table_name = table_name
+        self.table_arn = stack.format_arn(service="dynamodb", resource="table", resource_name=table_name)
+
+    def index_arn(self, index_name: str) -> str:
+        self.spec.index(index_name)  # a name the spec does not declare fails synth
+        return f"{self.table_arn}/index/{index_name}"
+
+
 def table_statement(
-    table: SchemaTable,
+    table: SchemaTable | TableByName,
     *,
     actions: Iterable[str],
     indexes: Iterable[str] = (),
@@ -41,7 +63,7 @@ def table_statement(
 
 def grant(
     principal: iam.IGrantable,
-    table: SchemaTable,
+    table: SchemaTable | TableByName,
     *,
     actions: Iterable[str],
     indexes: Iterable[str] = (),

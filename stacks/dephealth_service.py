@@ -22,7 +22,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib import queues
-from constructs_lib.access import grant
+from constructs_lib.access import TableByName, grant
 from constructs_lib.python_function import PythonFunction
 from lambda_src.dephealth import config, schema
 
@@ -71,23 +71,6 @@ _GATEWAY_ERRORS = {
 }
 
 
-class _TableByName:
-    """A data-stack table addressed by its fixed name (no cross-stack export).
-
-    Same ``table_arn`` / ``index_arn`` shape as ``SchemaTable`` for the grant
-    helpers; the local endpoint cannot resolve cross-stack references.
-    """
-
-    def __init__(self, stack: Stack, spec, table_name: str) -> None:
-        self.spec = spec
-        self.table_name = table_name
-        self.table_arn = stack.format_arn(service="dynamodb", resource="table", resource_name=table_name)
-
-    def index_arn(self, index_name: str) -> str:
-        self.spec.index(index_name)
-        return f"{self.table_arn}/index/{index_name}"
-
-
 class DepHealthServiceStack(Stack):
     """Exposes ``functions`` (by id), ``api``, ``queue`` and ``dead_letter_queue``."""
 
@@ -95,7 +78,7 @@ class DepHealthServiceStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.add_stack_dependency(data)
         self.tables = {
-            spec.alias: _TableByName(self, spec, data.tables[spec.alias].table_name) for spec in schema.TABLES
+            spec.alias: TableByName(self, spec=spec, table_name=data.tables[spec.alias].table_name) for spec in schema.TABLES
         }
         env = {
             "PACKAGES_TABLE": self.tables[schema.PACKAGES.alias].table_name,

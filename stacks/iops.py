@@ -22,7 +22,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
 from constructs_lib import queues
-from constructs_lib.access import grant, table_statement
+from constructs_lib.access import TableByName, grant, table_statement
 from constructs_lib.python_function import PythonFunction
 from constructs_lib.schema_table import ProvisionedCapacity
 from lambda_src.iops import schema
@@ -46,20 +46,6 @@ READ_WRITE_ACTIONS = (
 # after a lost write race, one conditional PutItem per changed item.
 RECOMPUTE_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 RECOMPUTE_INDEX_ACTIONS = ("dynamodb:Query",)
-
-
-class _TableByName:
-    """The metrics table addressed by its literal name, for grants from the core
-    stack (which must not reference the database stack)."""
-
-    def __init__(self, stack: Stack, spec, table_name: str) -> None:
-        self.spec = spec
-        self.table_name = table_name
-        self.table_arn = stack.format_arn(service="dynamodb", resource="table", resource_name=table_name)
-
-    def index_arn(self, index_name: str) -> str:
-        self.spec.index(index_name)
-        return f"{self.table_arn}/index/{index_name}"
 
 
 class IOpsCoreStack(Stack):
@@ -104,7 +90,7 @@ class IOpsCoreStack(Stack):
 
     def _recompute(self, stage: str) -> None:
         """The daily window recompute (lambda_src/iops/recompute.py), with a role of its own."""
-        metrics = _TableByName(self, schema.METRICS, schema.METRICS.table_name(stage))
+        metrics = TableByName(self, spec=schema.METRICS, table_name=schema.METRICS.table_name(stage))
         self.recompute = PythonFunction(
             self,
             "MetricsRecompute",

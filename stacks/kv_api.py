@@ -12,7 +12,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from constructs_lib.access import grant
+from constructs_lib.access import TableByName, grant
 from constructs_lib.python_function import PythonFunction
 
 from .kv import KvDataStack
@@ -45,24 +45,6 @@ _PUT_KEY_MODEL = {
 }
 
 
-class _TableByName:
-    """The data stack's table addressed by its fixed name, from this stack's account and region.
-
-    Same ``table_arn`` / ``index_arn`` shape as ``SchemaTable``, so the grant
-    helpers apply, without a cross-stack output (``Fn::GetStackOutput``),
-    which the local endpoint cannot resolve; the names are plain strings.
-    """
-
-    def __init__(self, stack: Stack, data: KvDataStack) -> None:
-        self.spec = data.schema_table.spec
-        self.table_arn = stack.format_arn(service="dynamodb", resource="table",
-                                          resource_name=data.schema_table.table_name)
-
-    def index_arn(self, index_name: str) -> str:
-        self.spec.index(index_name)  # a name the spec does not declare fails synth
-        return f"{self.table_arn}/index/{index_name}"
-
-
 class KvApiStack(Stack):
     """Exposes ``function`` and ``api``."""
 
@@ -83,7 +65,7 @@ class KvApiStack(Stack):
             timeout=Duration.seconds(10),
         )
         self.add_stack_dependency(data)
-        table = _TableByName(self, data)
+        table = TableByName(self, spec=data.schema_table.spec, table_name=data.schema_table.table_name)
         grant(self.function, table, actions=TABLE_ACTIONS)
         grant(self.function, table, actions=INDEX_ACTIONS,
               indexes=[data.gsi_name], include_table=False)
