@@ -13,6 +13,8 @@ import json
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
+from lambda_src.common import decoding
+
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
@@ -33,27 +35,31 @@ def error_response(status: int, code: str, message: str, headers: dict | None = 
 
 
 def json_body(app) -> dict:
-    """The request body as a JSON object, or a 400 ``invalid_json``."""
+    """The request body as a JSON object, or a 400 (``invalid_json``, ``body_too_large``).
+
+    Decoding goes through :mod:`lambda_src.common.decoding`, which caps size
+    and nesting and refuses lone surrogates.
+    """
     raw = app.current_event.body
     if raw in (None, ""):
         return {}
     try:
         if app.current_event.is_base64_encoded:
-            import base64
-
-            raw = base64.b64decode(raw).decode("utf-8")
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_json", "request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "request body must be a JSON object")
-    return body
+            return decoding.json_object(decoding.base64_body(raw))
+        return decoding.json_object(raw)
+    except decoding.DecodeError as exc:
+        raise ApiError(413 if exc.code == "body_too_large" else 400, exc.code, exc.message) from None
 
 
 def install_error_handlers(app, logger) -> None:
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError):
         return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(decoding.DecodeError)
+    def _decode_error(exc: decoding.DecodeError):
+        status = 413 if exc.code == "body_too_large" else 400
+        return error_response(status, exc.code, exc.message)
 
     @app.not_found
     def _not_found(exc: NotFoundError):
