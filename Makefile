@@ -1,5 +1,5 @@
 # The verbs a person types. Everything installs itself on first use.
-#   make deploy            deploy every stack into the embedded local endpoint
+#   make deploy            deploy every stack into the local AWS target (MiniStack)
 #   make test              lint + the whole test suite
 # Variables: STAGE=dev|prod  TARGET=local|aws  LOCAL_PORT=4566  FN=... EVENT=...
 
@@ -8,6 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 LINT_VENV := .venv-lint
+MINISTACK_VENV := .venv-ministack
 STAGE ?= dev
 TARGET ?= local
 LOCAL_PORT ?= 4566
@@ -17,7 +18,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth diff deploy destroy status invoke test unit e2e lint docs bench admin clean
+.PHONY: help install synth diff deploy destroy status invoke mail ui test unit e2e lint docs bench admin clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,11 +33,16 @@ $(LINT_VENV)/.installed: requirements-lint.txt
 	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-lint.txt
 	touch $@
 
+$(MINISTACK_VENV)/.installed: requirements-ministack.txt
+	test -x $(MINISTACK_VENV)/bin/python || $(PYTHON) -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-ministack.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed ## create the venv and install the pinned CDK CLI
+install: $(VENV)/.installed $(MINISTACK_VENV)/.installed node_modules/.installed ## create the venvs, install MiniStack and the pinned CDK CLI
 
 synth: install ## synthesize every stack to cdk.out/ (STAGE=prod for prod)
 	$(CDK) synth --quiet -c stage=$(STAGE)
@@ -45,8 +51,8 @@ synth: install ## synthesize every stack to cdk.out/ (STAGE=prod for prod)
 diff: install ## cdk diff (TARGET=aws: against the account; local: against the local endpoint)
 	$(PY) -m tools.local diff --target $(TARGET) --stage $(STAGE) --port $(LOCAL_PORT)
 
-deploy: install ## deploy everything (TARGET=local: embedded endpoint; TARGET=aws: your account)
-	$(PY) -m tools.local deploy --target $(TARGET) --stage $(STAGE) --port $(LOCAL_PORT)
+deploy: install ## deploy everything (TARGET=local: MiniStack on localhost; TARGET=aws: your account; FRESH=1: new endpoint)
+	$(PY) -m tools.local deploy --target $(TARGET) --stage $(STAGE) --port $(LOCAL_PORT) $(if $(FRESH),--fresh)
 
 destroy: install ## destroy the stacks and stop the local endpoint
 	$(PY) -m tools.local destroy --target $(TARGET) --stage $(STAGE) --port $(LOCAL_PORT)
@@ -54,13 +60,19 @@ destroy: install ## destroy the stacks and stop the local endpoint
 status: install ## is the local endpoint running, and which stacks and tables it has
 	$(PY) -m tools.local status --port $(LOCAL_PORT)
 
-invoke: install ## run a deployed function's handler in-process: make invoke FN=name EVENT=file.json
+invoke: install ## invoke a deployed function through the Lambda API: make invoke FN=name EVENT=file.json
 	$(PY) -m tools.local invoke --function "$(FN)" --event "$(EVENT)" --port $(LOCAL_PORT)
 
-unit: install ## the test suite without the local-deploy end-to-end test
+mail: install ## the latest mail sent through SES on the local endpoint, with its links
+	$(PY) -m tools.local mail --port $(LOCAL_PORT)
+
+ui: install ## dynamodb-admin on http://127.0.0.1:8001 against the local tables
+	$(PY) -m tools.local ui --port $(LOCAL_PORT)
+
+unit: install ## the test suite without the end-to-end tests on the local target
 	$(PY) -m pytest -q -m "not e2e"
 
-e2e: install ## only the end-to-end deploy into an embedded endpoint
+e2e: install ## only the end-to-end tests: deploy into MiniStack and drive it over HTTP
 	$(PY) -m pytest -q -m e2e
 
 test: install lint ## lint, then every test (unit, infra, runtime, e2e)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tools import local
-from tools.local_endpoint import LocalError, free_port
-from tools.local_fidelity import DIFFERS, MATCH, UNREPORTED, compare
+from tools.local import cli as local
+from tools.local.endpoint import free_port
+from tools.local.env import LocalError
+from tools.local.fidelity import DIFFERS, MATCH, UNREPORTED, compare
+from tools.local.invoke import find_function
 
 
 def run(capsys, *argv):
@@ -94,20 +96,20 @@ FUNCTIONS = [
 
 
 def test_find_function_by_name_substring_and_logical_id():
-    assert local.find_function(FUNCTIONS, "Short-name") is FUNCTIONS[2]
-    assert local.find_function(FUNCTIONS, "apihandler") is FUNCTIONS[0]
+    assert find_function(FUNCTIONS, "Short-name") is FUNCTIONS[2]
+    assert find_function(FUNCTIONS, "apihandler") is FUNCTIONS[0]
     logical = {"Short-name": "MonthlyResetFunction1234"}
-    assert local.find_function(FUNCTIONS, "MonthlyReset", logical) is FUNCTIONS[2]
+    assert find_function(FUNCTIONS, "MonthlyReset", logical) is FUNCTIONS[2]
 
 
 def test_find_function_unknown_lists_available():
     with pytest.raises(LocalError, match="available: .*Short-name"):
-        local.find_function(FUNCTIONS, "nothing")
+        find_function(FUNCTIONS, "nothing")
 
 
 def test_find_function_ambiguous():
     with pytest.raises(LocalError, match="ambiguous"):
-        local.find_function(FUNCTIONS, "Function")
+        find_function(FUNCTIONS, "Function")
 
 
 def test_fidelity_reports_differences_and_never_claims_unreported():
@@ -129,3 +131,43 @@ def test_fidelity_reports_differences_and_never_claims_unreported():
     assert status["key schema"] == MATCH and status["billing mode"] == MATCH
     assert status["TTL"] == DIFFERS
     assert status["SSE"] == UNREPORTED and status["PITR"] == UNREPORTED
+
+
+def test_deploy_on_a_port_held_by_another_process_is_one_line(capsys, tmp_path):
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        code, _, err = run(capsys, "deploy", "--port", str(port))
+    assert code == 1 and "already in use" in err and err.count("\n") == 1
+
+
+def test_ministack_that_cannot_start_leaves_nothing_running(tmp_path, monkeypatch):
+    from tools.local import endpoint
+
+    fake = tmp_path / "ministack"
+    fake.write_text("#!/bin/sh\necho 'OSError: cannot bind' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(endpoint, "MINISTACK", fake)
+    with pytest.raises(LocalError) as err:
+        endpoint.start(free_port(), state_dir=tmp_path)
+    assert "did not start" in str(err.value) and "cannot bind" in str(err.value)
+    assert endpoint.recorded(tmp_path) is None
+    assert not (tmp_path / "endpoint.json").exists()
+
+
+@pytest.mark.parametrize("command", ["mail", "urls", "ui", "diff"])
+def test_commands_that_need_the_endpoint_say_so(capsys, command):
+    code, _, err = run(capsys, command, "--port", str(free_port()))
+    assert code == 1 and "run `make deploy` first" in err and "Traceback" not in err
+
+
+def test_shell_names_of_resources():
+    from tools.local.deploy import Resource, shell_name
+
+    assert shell_name(Resource("KvStorage-dev-Api", "ApiC8550315", "api", "abc")) == "KV_URL"
+    assert shell_name(Resource("DepHealth-dev-Service", "Api", "api", "abc")) == "DEPHEALTH_URL"
+    assert shell_name(Resource("x", "IngestQueue2280FF4E", "queue", "u")) == "INGEST_QUEUE_URL"
+    assert shell_name(Resource("x", "CollectorDeadLetterQueueCA766960", "queue", "u")) == "COLLECTOR_DEAD_LETTER_QUEUE_URL"

@@ -1,23 +1,23 @@
-"""Deploy the app into the local endpoint, then make the tables match and load data.
+"""Deploy the app into the local target, then make it match and load data.
 
-Steps: synthesize once into ``.local/cdk.out``, ``cdk bootstrap``, then
-``cdk deploy --all --app .local/cdk.out`` (no re-synth per stack). Afterwards
-the settings moto's CloudFormation ignores are applied through the DynamoDB
-API where it has one (TTL, PITR), the declared example items are loaded, and
-each table is compared with its template (:mod:`tools.local_fidelity`).
+Steps, as a user runs them against AWS: ``cdk bootstrap`` (alongside the
+synthesis, from a folder without ``cdk.json`` so it does not synthesize the
+app a second time), ``cdk synth`` once, and ``cdk deploy --all --app <that
+assembly> --require-approval never``, with ``AWS_ENDPOINT_URL`` and test
+credentials; no emulator-specific flags. A deploy onto a running endpoint
+updates the stacks in place.
 
-For the local target only, cross-stack references are synthesized as
-CloudFormation exports (``@aws-cdk/core:defaultCrossStackReferences=strong``):
-moto does not resolve ``Fn::GetStackOutput``, which the app's "weak" default
-emits. Table properties are the same either way.
+Afterwards the settings the emulator's CloudFormation ignores are applied
+through the DynamoDB API (TTL, PITR), the declared example items are loaded,
+and what runs where is read back: the tables, each REST API's local base
+URL, the queues and the functions.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,69 +27,9 @@ from lambda_src.common.catalog import ALL_TABLES
 from lambda_src.common.requests import to_item
 from lambda_src.common.schema_types import TableSpec
 from tools.cfn_tables import table_resources
-from tools.local_endpoint import ACCOUNT, REGION, ROOT, LocalError, local_env, log_tail
-
-CDK = ["npx", "--no-install", "cdk"]
-LOCAL_CONTEXT = {"@aws-cdk/core:defaultCrossStackReferences": "strong"}
-
-
-def cdk_env(base: dict[str, str]) -> dict[str, str]:
-    env = dict(base)
-    env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    env.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
-    env.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
-    return env
-
-
-def start_cdk(args: list[str], env: dict[str, str], log: Path, *, cwd: Path = ROOT):
-    """Start the CDK CLI in the background, output to ``log``."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    out = open(log, "ab")
-    out.write(f"\n$ {' '.join(CDK + args)}\n".encode())
-    out.flush()
-    try:
-        proc = subprocess.Popen(
-            CDK + args, cwd=cwd, env=cdk_env(env), stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-    except FileNotFoundError as exc:
-        out.close()
-        raise LocalError("npx not found: install Node.js, then `make install`") from exc
-    finally:
-        out.close()  # the child holds its own descriptor
-    return proc
-
-
-def kill_tree(proc) -> None:
-    """Stop a CLI run and the processes it started (its own session, by pid)."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            proc.kill()
-    proc.wait()
-
-
-def wait_cdk(proc, args: list[str], log: Path, *, timeout: float = 600) -> None:
-    """Wait for a CDK CLI run; LocalError with the tail of its log on failure."""
-    try:
-        code = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        kill_tree(proc)
-        raise LocalError(f"cdk {args[0]} timed out after {timeout:.0f}s:\n{log_tail(log, 30)}") from exc
-    if code != 0:
-        raise LocalError(f"cdk {args[0]} failed (exit {code}); tail of {log}:\n{log_tail(log, 30)}")
-
-
-def run_cdk(args: list[str], env: dict[str, str], log: Path, *, timeout: float = 600, cwd: Path = ROOT) -> None:
-    wait_cdk(start_cdk(args, env, log, cwd=cwd), args, log, timeout=timeout)
-
-
-def context_args(context: dict[str, Any]) -> list[str]:
-    args: list[str] = []
-    for key, value in context.items():
-        args += ["-c", f"{key}={value}"]
-    return args
+from tools.local import env as local
+from tools.local.cdk import context_args, kill_tree, run_cdk, start_cdk, wait_cdk
+from tools.local.env import ACCOUNT, REGION, ROOT, LocalError, local_env
 
 
 # -- the synthesized assembly ------------------------------------------------
@@ -196,7 +136,7 @@ def renamed_spec(spec: TableSpec, props: dict) -> TableSpec:
 
 
 def apply_ignored_settings(ddb, table: DeployedTable) -> None:
-    """Set through the DynamoDB API what moto's CloudFormation ignored."""
+    """Set through the DynamoDB API what the emulator's CloudFormation ignored."""
     ttl = table.props.get("TimeToLiveSpecification") or {}
     if ttl.get("Enabled"):
         current = ddb.describe_time_to_live(TableName=table.name)["TimeToLiveDescription"]
@@ -237,12 +177,92 @@ def item_count(ddb, name: str) -> int:
 
 
 @dataclass
+class Resource:
+    """A deployed resource a person uses: a REST API (its URL), a queue (its URL), a function."""
+
+    stack: str
+    logical_id: str
+    kind: str
+    physical_id: str
+    url: str = ""
+
+
+@dataclass
 class DeployResult:
     port: int
     stage: str
     stacks: list[StackInfo]
     tables: list[DeployedTable]
+    resources: list[Resource]
     timings: dict[str, float]
+
+    def of_kind(self, kind: str) -> list[Resource]:
+        return [r for r in self.resources if r.kind == kind]
+
+    def api_url(self, stack_part: str) -> str:
+        """The base URL of the REST API in the stack whose name contains ``stack_part``."""
+        for api in self.of_kind("api"):
+            if stack_part in api.stack:
+                return api.url
+        raise LocalError(f"no REST API in a stack named like {stack_part!r}")
+
+    def queue_url(self, logical_part: str) -> str:
+        for queue in self.of_kind("queue"):
+            if logical_part in queue.logical_id:
+                return queue.url
+        raise LocalError(f"no queue named like {logical_part!r}")
+
+    def function(self, logical_part: str) -> str:
+        for fn in self.of_kind("function"):
+            if logical_part in fn.logical_id:
+                return fn.physical_id
+        raise LocalError(f"no function named like {logical_part!r}")
+
+
+def running_resources(cfn, stacks: list[StackInfo], port: int) -> list[Resource]:
+    """REST APIs with their local base URLs, queues with their URLs, functions by name."""
+    out: list[Resource] = []
+    for stack in stacks:
+        physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId") or ""
+                    for r in _stack_resources(cfn, stack.stack_name)}
+        resources = stack.template.get("Resources", {})
+        stages = {
+            (res["Properties"].get("RestApiId") or {}).get("Ref"): res["Properties"].get("StageName")
+            for res in resources.values() if res.get("Type") == "AWS::ApiGateway::Stage"
+        }
+        for logical_id, res in resources.items():
+            kind = res.get("Type")
+            pid = physical.get(logical_id, "")
+            if kind == "AWS::ApiGateway::RestApi":
+                stage = stages.get(logical_id) or "prod"
+                out.append(Resource(stack.stack_name, logical_id, "api", pid, local.api_url(port, pid, stage)))
+            elif kind == "AWS::SQS::Queue":
+                out.append(Resource(stack.stack_name, logical_id, "queue", pid, pid))
+            elif kind == "AWS::Lambda::Function":
+                out.append(Resource(stack.stack_name, logical_id, "function", pid))
+    return out
+
+
+def shell_name(resource: Resource) -> str:
+    """The variable a session uses for a resource: KV_URL, DEPHEALTH_URL, INGEST_QUEUE_URL, ..."""
+    if resource.kind == "api":
+        product = resource.stack.split("-")[0].upper()
+        return {"KVSTORAGE": "KV"}.get(product, product) + "_URL"
+    base = re.sub(r"[0-9A-F]{8}$", "", resource.logical_id)  # the CDK's hash suffix
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", base).upper() + "_URL"
+
+
+def deployed_stacks(port: int) -> list[StackInfo]:
+    """The stacks on the endpoint with their deployed templates."""
+    cfn = local.client("cloudformation", port)
+    out = []
+    for stack in cfn.describe_stacks().get("Stacks", []):
+        if stack["StackStatus"].startswith("DELETE") or stack["StackName"] == "CDKToolkit":
+            continue
+        body = cfn.get_template(StackName=stack["StackName"])["TemplateBody"]
+        template = body if isinstance(body, dict) else json.loads(body)
+        out.append(StackInfo(stack["StackName"], stack["StackName"], template))
+    return out
 
 
 def deploy_local(
@@ -256,15 +276,11 @@ def deploy_local(
     extra_env: dict[str, str] | None = None,
     timeout: float = 600,
 ) -> DeployResult:
-    """Synthesize, bootstrap and deploy every stack into the endpoint on ``port``."""
-    import boto3
-
+    """Bootstrap, synthesize and deploy every stack into the endpoint on ``port``."""
     env = {**local_env(port), **(extra_env or {})}
     timings: dict[str, float] = {}
-    ctx = {"stage": stage, **LOCAL_CONTEXT, **(context or {})}
+    ctx = {"stage": stage, **(context or {})}
 
-    # Bootstrap runs while the app synthesizes: started from a folder without
-    # cdk.json, the CLI bootstraps the named environment without synthesizing.
     t = time.monotonic()
     progress(f"synthesizing every stack, bootstrapping aws://{ACCOUNT}/{REGION} alongside")
     boot_dir = ROOT / ".local" / "bootstrap"  # inside the repo, so npx finds the pinned CLI
@@ -286,29 +302,23 @@ def deploy_local(
     progress(f"deploying {len(stacks)} stacks")
     run_cdk(
         ["deploy", "--all", "--app", str(outdir), "--require-approval", "never",
-         "--method=direct", "--previous-parameters=false", "--concurrency", "8",
-         "--progress", "events"],
-        env,
-        log,
-        timeout=timeout,
+         "--concurrency", "4", "--progress", "events"],
+        env, log, timeout=timeout,
     )
     timings["deploy"] = time.monotonic() - t
 
     t = time.monotonic()
-    session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
-    )
-    url = env["AWS_ENDPOINT_URL"]
-    ddb = session.client("dynamodb", endpoint_url=url)
-    cfn = session.client("cloudformation", endpoint_url=url)
+    ddb = local.client("dynamodb", port)
+    cfn = local.client("cloudformation", port)
     tables = deployed_tables(cfn, stacks, stage)
     progress(f"applying TTL/PITR and loading sample data into {len(tables)} tables")
     for table in tables:
         apply_ignored_settings(ddb, table)
         load_examples(ddb, table)
         table.items = item_count(ddb, table.name)
+    resources = running_resources(cfn, stacks, port)
     timings["data"] = time.monotonic() - t
-    return DeployResult(port, stage, stacks, tables, timings)
+    return DeployResult(port, stage, stacks, tables, resources, timings)
 
 
 def aws_env() -> dict[str, str]:

@@ -1,7 +1,14 @@
-"""The embedded local AWS endpoint (``moto_server``): start, stop, find.
+"""The local AWS target, MiniStack: start, stop, find.
+
+MiniStack (PyPI ``ministack``, pinned in ``requirements-ministack.txt``) runs
+in its own virtual environment, ``.venv-ministack``: it pins its own botocore,
+and its Lambda workers import ``boto3`` from that environment as the Lambda
+runtime provides it. It is started bound to 127.0.0.1 with the project's
+account id, in a session of its own so that it and its Lambda workers stop
+together.
 
 State lives under ``.local/`` (git-ignored): ``endpoint.json`` records the
-pid and port of the server this tool started, ``moto_server.log`` its output.
+pid and port of the server this tool started, ``ministack.log`` its output.
 Only a process recorded there is ever stopped, and only by its pid.
 """
 
@@ -12,57 +19,15 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR = ROOT / ".local"
-STATE_FILE = STATE_DIR / "endpoint.json"
-LOG_FILE = STATE_DIR / "moto_server.log"
+from tools.local.env import ACCOUNT, DEFAULT_PORT, REGION, ROOT, STATE_DIR, LocalError, endpoint_url
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-DEFAULT_PORT = 4566
-
-
-class LocalError(RuntimeError):
-    """An expected failure, reported as one line without a traceback."""
-
-
-def endpoint_url(port: int) -> str:
-    # "localhost", not 127.0.0.1: moto's CloudFormation reads the bucket of a
-    # template URL out of its host name.
-    return f"http://localhost:{port}"
-
-
-def local_env(port: int, base: dict | None = None) -> dict[str, str]:
-    """Environment that points the CDK CLI, boto3 and the aws CLI at the endpoint."""
-    env = dict(os.environ if base is None else base)
-    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE"):
-        env.pop(var, None)
-    env.update(
-        {
-            "AWS_ENDPOINT_URL": endpoint_url(port),
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "CDK_DEFAULT_ACCOUNT": ACCOUNT,
-            "CDK_DEFAULT_REGION": REGION,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
-    )
-    return env
-
-
-def export_line(port: int) -> str:
-    return (
-        f"export AWS_ENDPOINT_URL={endpoint_url(port)} AWS_ACCESS_KEY_ID=test "
-        f"AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION={REGION}"
-    )
+MINISTACK_VENV = ROOT / ".venv-ministack"
+MINISTACK = MINISTACK_VENV / "bin" / "ministack"
 
 
 @dataclass
@@ -77,7 +42,7 @@ class Endpoint:
         return endpoint_url(self.port)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -100,23 +65,22 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _is_moto(pid: int) -> bool:
+def _is_ministack(pid: int) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
-        return _pid_alive(pid)  # no /proc (macOS): trust the state file
-    return "moto_server" in cmdline
+        return pid_alive(pid)  # no /proc (macOS): trust the state file
+    return "ministack" in cmdline
 
 
 def recorded(state_dir: Path = STATE_DIR) -> Endpoint | None:
     """The endpoint this tool started, if it is still running."""
-    state_file = state_dir / "endpoint.json"
     try:
-        data = json.loads(state_file.read_text())
+        data = json.loads((state_dir / "endpoint.json").read_text())
         ep = Endpoint(int(data["pid"]), int(data["port"]), Path(data["log"]), float(data["started"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if _pid_alive(ep.pid) and _is_moto(ep.pid):
+    if pid_alive(ep.pid) and _is_ministack(ep.pid):
         return ep
     return None
 
@@ -135,8 +99,8 @@ def free_port() -> int:
 
 def is_ready(port: int, timeout: float = 1.0) -> bool:
     try:
-        with urllib.request.urlopen(f"{endpoint_url(port)}/moto-api/", timeout=timeout) as r:
-            return r.status == 200
+        with urllib.request.urlopen(f"{endpoint_url(port)}/_ministack/health", timeout=timeout) as r:
+            return r.status == 200 and b"dynamodb" in r.read()
     except Exception:
         return False
 
@@ -149,7 +113,7 @@ def log_tail(path: Path, lines: int = 20) -> str:
 
 
 def stop(state_dir: Path = STATE_DIR, timeout: float = 10.0) -> Endpoint | None:
-    """Stop the endpoint this tool started (its process group, by pid)."""
+    """Stop the endpoint this tool started, with its Lambda workers (its process group)."""
     ep = recorded(state_dir)
     (state_dir / "endpoint.json").unlink(missing_ok=True)
     if ep is None:
@@ -162,36 +126,51 @@ def stop(state_dir: Path = STATE_DIR, timeout: float = 10.0) -> Endpoint | None:
         except PermissionError:
             os.kill(ep.pid, sig)
         deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 3)
-        while time.monotonic() < deadline and _pid_alive(ep.pid):
+        while time.monotonic() < deadline and (pid_alive(ep.pid) or _group_alive(ep.pid)):
             _reap(ep.pid)
             time.sleep(0.05)
-        if not _pid_alive(ep.pid):
+        if not pid_alive(ep.pid) and not _group_alive(ep.pid):
             break
     _reap(ep.pid)
     return ep
 
 
-def start(port: int, state_dir: Path = STATE_DIR, timeout: float = 30.0) -> Endpoint:
-    """Start a fresh moto_server on ``port``; replace the one we started before."""
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def start(port: int, state_dir: Path = STATE_DIR, timeout: float = 60.0) -> Endpoint:
+    """Start a fresh MiniStack on ``port``; replace the one this tool started before.
+
+    Nothing half-started stays: on any failure the process group is stopped.
+    """
     stop(state_dir)
     if port_in_use(port):
         raise LocalError(
             f"port {port} is already in use by a process this tool did not start; "
             f"stop it or choose another port (LOCAL_PORT=... / --port)"
         )
-    server = Path(sys.executable).parent / "moto_server"
-    if not server.exists():
-        raise LocalError(f"{server} not found: run `make install` (moto[server] is in requirements-dev.txt)")
+    if not MINISTACK.exists():
+        raise LocalError(f"{MINISTACK.relative_to(ROOT)} not found: run `make install` (requirements-ministack.txt)")
     state_dir.mkdir(parents=True, exist_ok=True)
-    log = state_dir / "moto_server.log"
+    log = state_dir / "ministack.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({
+        "BIND_HOST": "127.0.0.1",
+        "GATEWAY_PORT": str(port),
+        "MINISTACK_ACCOUNT_ID": ACCOUNT,
+        "MINISTACK_REGION": REGION,
+        "PATH": f"{MINISTACK_VENV / 'bin'}:{env.get('PATH', '')}",
+        "TMPDIR": str(_tmpdir(state_dir)),
+    })
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [str(server), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=state_dir,
+            [str(MINISTACK)], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd=state_dir, env=env,
         )
     ep = Endpoint(proc.pid, port, log, time.time())
     (state_dir / "endpoint.json").write_text(
@@ -200,13 +179,27 @@ def start(port: int, state_dir: Path = STATE_DIR, timeout: float = 30.0) -> Endp
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            (state_dir / "endpoint.json").unlink(missing_ok=True)
-            raise LocalError(f"moto_server exited with code {proc.returncode}:\n{log_tail(log)}")
+            stop(state_dir)
+            first = _first_error(log) or f"exit code {proc.returncode}"
+            raise LocalError(f"MiniStack did not start on port {port}: {first} (log {log})")
         if is_ready(port):
             return ep
         time.sleep(0.1)
     stop(state_dir)
-    raise LocalError(f"moto_server not ready on port {port} after {timeout:.0f}s:\n{log_tail(log)}")
+    raise LocalError(f"MiniStack not ready on port {port} after {timeout:.0f}s (log {log})")
+
+
+def _tmpdir(state_dir: Path) -> Path:
+    path = state_dir / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _first_error(log: Path) -> str | None:
+    for line in reversed(log_tail(log, 40).splitlines()):
+        if "Error" in line or "error" in line:
+            return line.strip()[:300]
+    return None
 
 
 def require_running(port: int | None, state_dir: Path = STATE_DIR) -> int:
@@ -215,7 +208,5 @@ def require_running(port: int | None, state_dir: Path = STATE_DIR) -> int:
     if port is None:
         port = ep.port if ep else DEFAULT_PORT
     if not is_ready(port):
-        raise LocalError(
-            f"no local endpoint answers on {endpoint_url(port)}: run `make deploy` first"
-        )
+        raise LocalError(f"no local endpoint answers on {endpoint_url(port)}: run `make deploy` first")
     return port
