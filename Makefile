@@ -18,7 +18,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth diff deploy destroy status invoke mail ui test unit e2e lint docs bench admin clean
+.PHONY: help install synth diff deploy destroy status invoke mail urls ui test unit e2e lint docs bench admin clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,8 +63,11 @@ status: install ## is the local endpoint running, and which stacks and tables it
 invoke: install ## invoke a deployed function through the Lambda API: make invoke FN=name EVENT=file.json
 	$(PY) -m tools.local invoke --function "$(FN)" --event "$(EVENT)" --port $(LOCAL_PORT)
 
-mail: install ## the latest mail sent through SES on the local endpoint, with its links
-	$(PY) -m tools.local mail --port $(LOCAL_PORT)
+mail: install ## the latest mail sent through SES locally, with its links (TO=address, LINK=/verify: its token)
+	$(PY) -m tools.local mail --port $(LOCAL_PORT) $(if $(TO),--to "$(TO)") $(if $(LINK),--token-of "$(LINK)")
+
+urls: install ## export lines for the local endpoint, both REST APIs and the queues: eval "$(make -s urls)"
+	$(PY) -m tools.local urls --port $(LOCAL_PORT)
 
 ui: install ## dynamodb-admin on http://127.0.0.1:8001 against the local tables
 	$(PY) -m tools.local ui --port $(LOCAL_PORT)

@@ -46,7 +46,7 @@ def deployment(tmp_path_factory):
         result.state_dir = state  # type: ignore[attr-defined]
         yield result
     finally:
-        stopped = endpoint.stop(state_dir=state)
+        stopped = endpoint.stop(state_dir=state, port=port)
         assert stopped is None or not endpoint.pid_alive(stopped.pid), "MiniStack still running"
         assert not endpoint.port_in_use(port), f"port {port} still open after stop"
 
@@ -113,3 +113,23 @@ def assert_error_shape(answer: Answer, status: int | None = None) -> None:
     assert isinstance(answer.body, dict), answer.raw[:300]
     assert isinstance(answer.body.get("error"), str) and answer.body["error"], answer.body
     assert isinstance(answer.body.get("message"), str) and answer.body["message"], answer.body
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kv_ttl_probe(deployment):
+    """A KV key with a 1-second ttl, put through the API at the start of the session.
+
+    MiniStack's TTL reaper runs once a minute; putting the key first lets the
+    rest of the session run while it waits (``test_pipelines`` checks it).
+    """
+    from lambda_src.kv import schema
+
+    kv = deployment.api_url("KvStorage")
+    user = request("POST", f"{kv}/users", body={"email": f"ttl-{time.time_ns()}@example.com"}).body
+    headers = {"x-api-key": user["apiKey"]}
+    ns = f"ttl-{time.time_ns()}"
+    assert request("PUT", f"{kv}/namespaces/{ns}", headers=headers).status == 201
+    put = request("PUT", f"{kv}/namespaces/{ns}/keys/short-lived", headers=headers, body={"value": 1, "ttl": 1})
+    assert put.status == 201, put.raw
+    return {"put_at": time.monotonic(), "url": f"{kv}/namespaces/{ns}/keys/short-lived", "headers": headers,
+            "key": {"PK": {"S": schema.NS_PK.build(ns=ns)}, "SK": {"S": schema.KEY_SK.build(key="short-lived")}}}

@@ -41,12 +41,12 @@ def test_iops_queue_to_metrics_to_stream_to_insight(deployment, aws):
         return ddb.get_item(TableName=metrics, Key={"entity_id": {"S": student}, "entity_type": {"S": "student"}},
                             ConsistentRead=True).get("Item")
 
-    send("session_completed", 3, rating=5)
+    send("session_completed", 3, rating=3)  # health 40 + 20 + 20 = 80
     healthy = eventually(lambda: (item := metrics_item()) and int(item["sessions_7d"]["N"]) == 3 and item,
                          what="three sessions counted")
     assert int(healthy["health_score"]["N"]) >= 70, healthy
 
-    send("ib_call", 6)
+    send("ib_call", 6)  # support 20 -> 0: health 60
     dropped = eventually(lambda: (item := metrics_item()) and int(item["ib_calls_7d"]["N"]) == 6 and item,
                          what="six IB calls counted")
     assert int(dropped["health_score"]["N"]) < 70, dropped
@@ -111,3 +111,16 @@ def test_schedules_target_their_functions(deployment, aws):
     arns = " ".join(arn for _, arn in targets.values())
     assert deployment.function("MonthlyReset") in arns and deployment.function("Recompute") in arns, targets
     assert all(expr and expr.startswith("cron(") for expr, _ in targets.values()), targets
+
+
+def test_kv_ttl_expiry_by_the_reaper(deployment, aws, http, kv_ttl_probe):
+    """The key put with ttl=1 at the start of the session: hidden at once, deleted by the TTL reaper."""
+    answer = http("GET", kv_ttl_probe["url"], headers=kv_ttl_probe["headers"])
+    assert answer.status == 404, answer.raw
+    table = _table(deployment, "kv.")
+
+    def gone():
+        return "Item" not in aws("dynamodb").get_item(TableName=table, Key=kv_ttl_probe["key"], ConsistentRead=True)
+
+    remaining = 150 - (time.monotonic() - kv_ttl_probe["put_at"])  # the reaper runs every 60 s
+    eventually(gone, timeout=max(remaining, 5), interval=2, what="the TTL reaper deleting the expired key")

@@ -53,8 +53,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     context = _context(args)
     started = time.monotonic()
-    running = endpoint.recorded()
-    if running and running.port == args.port and not args.fresh and endpoint.is_ready(args.port):
+    running = endpoint.recorded(port=args.port)
+    if running and not args.fresh and endpoint.is_ready(args.port):
         say(f"updating the stacks on the running local endpoint {running.url} in place (--fresh for a new one)")
         ep = running
     else:
@@ -137,7 +137,7 @@ def print_fidelity(result) -> None:
 def cmd_destroy(args: argparse.Namespace) -> int:
     if args.target == "aws":
         return _cdk_aws(["destroy", "--all", "--force"], args)
-    ep = endpoint.stop()
+    ep = endpoint.stop(port=args.port)
     if ep is None:
         say("no local endpoint started by this tool is running; nothing to stop")
     else:
@@ -216,6 +216,9 @@ def cmd_mail(args: argparse.Namespace) -> int:
     from tools.local import mail
 
     port = endpoint.require_running(args.port)
+    if args.token_of:
+        say(mail.wait_for_token(port, args.token_of, to=args.to, timeout=args.wait))
+        return 0
     found = mail.messages(port)
     if args.to:
         found = [m for m in found if args.to.lower() in (a.lower() for a in m.to)]
@@ -313,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mail", help="the latest mail sent through SES on the local endpoint, with its links")
     p.add_argument("--to", metavar="ADDRESS", help="only mail to this address")
     p.add_argument("--last", type=_positive, default=10, help="how many messages (default 10)")
+    p.add_argument("--token-of", metavar="PATH",
+                   help="print only the token of the newest link to PATH (e.g. /verify), waiting for the mail")
+    p.add_argument("--wait", type=_positive, default=30, help="seconds to wait for --token-of (default 30)")
     common(p, target=False, port_default=None)
     p.set_defaults(func=cmd_mail)
 
@@ -339,6 +345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:
         # AWS SDK failures (no endpoint, denied, throttled) are expected: one line.
         if type(exc).__module__.startswith(("botocore", "boto3")):

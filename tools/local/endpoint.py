@@ -7,9 +7,10 @@ runtime provides it. It is started bound to 127.0.0.1 with the project's
 account id, in a session of its own so that it and its Lambda workers stop
 together.
 
-State lives under ``.local/`` (git-ignored): ``endpoint.json`` records the
-pid and port of the server this tool started, ``ministack.log`` its output.
-Only a process recorded there is ever stopped, and only by its pid.
+State lives under ``.local/`` (git-ignored): ``endpoint-<port>.json`` records
+the pid of the server this tool started on that port, ``ministack-<port>.log``
+its output. Only a process recorded there is ever stopped, and only by its
+pid; endpoints on other ports are left alone.
 """
 
 from __future__ import annotations
@@ -73,10 +74,21 @@ def _is_ministack(pid: int) -> bool:
     return "ministack" in cmdline
 
 
-def recorded(state_dir: Path = STATE_DIR) -> Endpoint | None:
-    """The endpoint this tool started, if it is still running."""
+def state_file(state_dir: Path, port: int) -> Path:
+    return state_dir / f"endpoint-{port}.json"
+
+
+def recorded(state_dir: Path = STATE_DIR, port: int | None = None) -> Endpoint | None:
+    """The endpoint this tool started on ``port`` (any port: the default first), if it still runs."""
+    if port is None:
+        files = sorted(state_dir.glob("endpoint-*.json"), key=lambda f: f.name != f"endpoint-{DEFAULT_PORT}.json")
+        for file in files:
+            ep = recorded(state_dir, int(file.stem.split("-")[1]))
+            if ep is not None:
+                return ep
+        return None
     try:
-        data = json.loads((state_dir / "endpoint.json").read_text())
+        data = json.loads(state_file(state_dir, port).read_text())
         ep = Endpoint(int(data["pid"]), int(data["port"]), Path(data["log"]), float(data["started"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -112,12 +124,14 @@ def log_tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
-def stop(state_dir: Path = STATE_DIR, timeout: float = 10.0) -> Endpoint | None:
-    """Stop the endpoint this tool started, with its Lambda workers (its process group)."""
-    ep = recorded(state_dir)
-    (state_dir / "endpoint.json").unlink(missing_ok=True)
+def stop(state_dir: Path = STATE_DIR, port: int | None = None, timeout: float = 10.0) -> Endpoint | None:
+    """Stop the endpoint this tool started on ``port``, with its Lambda workers (its process group)."""
+    ep = recorded(state_dir, port)
     if ep is None:
+        if port is not None:
+            state_file(state_dir, port).unlink(missing_ok=True)
         return None
+    state_file(state_dir, ep.port).unlink(missing_ok=True)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(ep.pid, sig)  # started with its own session: pgid == pid
@@ -148,7 +162,7 @@ def start(port: int, state_dir: Path = STATE_DIR, timeout: float = 60.0) -> Endp
 
     Nothing half-started stays: on any failure the process group is stopped.
     """
-    stop(state_dir)
+    stop(state_dir, port)
     if port_in_use(port):
         raise LocalError(
             f"port {port} is already in use by a process this tool did not start; "
@@ -157,7 +171,7 @@ def start(port: int, state_dir: Path = STATE_DIR, timeout: float = 60.0) -> Endp
     if not MINISTACK.exists():
         raise LocalError(f"{MINISTACK.relative_to(ROOT)} not found: run `make install` (requirements-ministack.txt)")
     state_dir.mkdir(parents=True, exist_ok=True)
-    log = state_dir / "ministack.log"
+    log = state_dir / f"ministack-{port}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({
         "BIND_HOST": "127.0.0.1",
@@ -173,19 +187,19 @@ def start(port: int, state_dir: Path = STATE_DIR, timeout: float = 60.0) -> Endp
             start_new_session=True, cwd=state_dir, env=env,
         )
     ep = Endpoint(proc.pid, port, log, time.time())
-    (state_dir / "endpoint.json").write_text(
+    state_file(state_dir, port).write_text(
         json.dumps({"pid": ep.pid, "port": port, "log": str(log), "started": ep.started})
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            stop(state_dir)
+            stop(state_dir, port)
             first = _first_error(log) or f"exit code {proc.returncode}"
             raise LocalError(f"MiniStack did not start on port {port}: {first} (log {log})")
         if is_ready(port):
             return ep
         time.sleep(0.1)
-    stop(state_dir)
+    stop(state_dir, port)
     raise LocalError(f"MiniStack not ready on port {port} after {timeout:.0f}s (log {log})")
 
 

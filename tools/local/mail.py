@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlparse
 
 from tools.local.env import ACCOUNT, LocalError, endpoint_url
 
@@ -59,3 +61,29 @@ def latest_to(port: int, address: str) -> Message | None:
         if address.lower() in (a.lower() for a in message.to):
             return message
     return None
+
+
+def token_in(message: Message, path: str) -> str | None:
+    """The ``token`` query parameter of the message's link to ``path``."""
+    for link in message.links:
+        parsed = urlparse(link)
+        if parsed.path.endswith(path):
+            tokens = parse_qs(parsed.query).get("token")
+            if tokens:
+                return tokens[0]
+    return None
+
+
+def wait_for_token(port: int, path: str, *, to: str | None = None, timeout: float = 30) -> str:
+    """The token of the newest link to ``path`` (sent to ``to``), waiting for the mail to arrive."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for message in reversed(messages(port)):
+            if to and to.lower() not in (a.lower() for a in message.to):
+                continue
+            token = token_in(message, path)
+            if token:
+                return token
+        if time.monotonic() >= deadline:
+            raise LocalError(f"no mail with a {path} link" + (f" to {to}" if to else "") + f" within {timeout:.0f}s")
+        time.sleep(0.5)
