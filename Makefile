@@ -9,6 +9,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LINT_VENV := .venv-lint
 MINISTACK_VENV := .venv-ministack
+LOAD_VENV := .venv-load
+LOAD_USERS ?= 20
+LOAD_SECONDS ?= 60
 STAGE ?= dev
 TARGET ?= local
 LOCAL_PORT ?= 4566
@@ -18,7 +21,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth diff deploy destroy status invoke mail urls ui test unit e2e lint docs bench admin clean
+.PHONY: help install synth diff deploy destroy status invoke mail urls ui load test unit e2e lint docs bench admin clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +39,11 @@ $(LINT_VENV)/.installed: requirements-lint.txt
 $(MINISTACK_VENV)/.installed: requirements-ministack.txt
 	test -x $(MINISTACK_VENV)/bin/python || $(PYTHON) -m venv $(MINISTACK_VENV)
 	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-ministack.txt
+	touch $@
+
+$(LOAD_VENV)/.installed: requirements-load.txt
+	test -x $(LOAD_VENV)/bin/python || $(PYTHON) -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-load.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -78,7 +86,7 @@ unit: install ## the test suite without the end-to-end tests on the local target
 e2e: install ## only the end-to-end tests: deploy into MiniStack and drive it over HTTP
 	$(PY) -m pytest -q -m e2e
 
-test: install lint ## lint, then every test (unit, infra, runtime, e2e)
+test: install $(LOAD_VENV)/.installed lint ## lint, then every test (unit, infra, runtime, e2e)
 	$(PY) -m pytest -q
 
 lint: install $(LINT_VENV)/.installed ## cfn-lint and checkov on every synthesized template
@@ -86,6 +94,9 @@ lint: install $(LINT_VENV)/.installed ## cfn-lint and checkov on every synthesiz
 
 docs: install ## regenerate docs/database-schema.md from the schema declarations
 	$(PY) -m tools.docs_gen
+
+load: install $(LOAD_VENV)/.installed ## Locust against the deployed APIs (LOAD_USERS=20 LOAD_SECONDS=60), counters checked after
+	$(PY) -m tools.load --port $(LOCAL_PORT) --users $(LOAD_USERS) --seconds $(LOAD_SECONDS) --write
 
 bench: install ## run the benchmarks and rewrite docs/PERFORMANCE.md
 	$(PY) -m tools.bench

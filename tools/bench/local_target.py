@@ -76,15 +76,16 @@ def latency(call: Callable[[], tuple[int, bytes]], n: int, warmup: int = 5) -> d
 def floor_api(port: int) -> str:
     """A REST API whose one proxy route is a function returning a constant; its base URL."""
     lam, apigw, iam = (local.client(s, port) for s in ("lambda", "apigateway", "iam"))
-    role = iam.create_role(RoleName=f"bench-floor-{uuid.uuid4().hex[:6]}", AssumeRolePolicyDocument=json.dumps({
+    suffix = uuid.uuid4().hex[:6]
+    role = iam.create_role(RoleName=f"bench-floor-{suffix}", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                                                 "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("floor.py", FLOOR_HANDLER)
-    fn = lam.create_function(FunctionName="bench-floor", Runtime="python3.11", Role=role, Handler="floor.handler",
+    fn = lam.create_function(FunctionName=f"bench-floor-{suffix}", Runtime="python3.11", Role=role, Handler="floor.handler",
                              Code={"ZipFile": buffer.getvalue()}, Timeout=10)["FunctionArn"]
-    api = apigw.create_rest_api(name="bench-floor")["id"]
+    api = apigw.create_rest_api(name=f"bench-floor-{suffix}")["id"]
     root = next(r["id"] for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/")
     proxy = apigw.create_resource(restApiId=api, parentId=root, pathPart="{proxy+}")["id"]
     apigw.put_method(restApiId=api, resourceId=proxy, httpMethod="ANY", authorizationType="NONE")
