@@ -21,7 +21,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth diff deploy destroy status invoke mail urls ui load test unit e2e lint docs bench admin clean
+.PHONY: help install synth diff deploy destroy status invoke mail urls ui load rehearse test unit e2e lint docs bench admin clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -94,6 +94,9 @@ lint: install $(LINT_VENV)/.installed ## cfn-lint and checkov on every synthesiz
 
 docs: install ## regenerate docs/database-schema.md from the schema declarations
 	$(PY) -m tools.docs_gen
+
+rehearse: install ## rehearse the update from BASE=<git ref> (default main) to the working tree on a fresh local target
+	$(PY) -m tools.local rehearse --base "$(or $(BASE),main)"
 
 load: install $(LOAD_VENV)/.installed ## Locust against the deployed APIs (LOAD_USERS=20 LOAD_SECONDS=60), counters checked after
 	$(PY) -m tools.load --port $(LOCAL_PORT) --users $(LOAD_USERS) --seconds $(LOAD_SECONDS) --write

@@ -194,6 +194,12 @@ def cmd_urls(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    from tools.local.rehearse import main_rehearse
+
+    return main_rehearse(args.base, items=args.items, say=say)
+
+
 # -- invoke / mail / ui ---------------------------------------------------------
 
 
@@ -312,6 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("urls", help="export lines for the endpoint, the REST APIs and the queues")
     common(p, target=False, port_default=None)
     p.set_defaults(func=cmd_urls)
+
+    p = sub.add_parser("rehearse", help="deploy a base version with data, update it to the working tree, prove")
+    p.add_argument("--base", required=True, metavar="REF", help="the git ref of the version deployed first")
+    p.add_argument("--items", type=_positive, default=2000, help="generated items per changed table (default 2000)")
+    p.set_defaults(func=cmd_rehearse)
 
     p = sub.add_parser("mail", help="the latest mail sent through SES on the local endpoint, with its links")
     p.add_argument("--to", metavar="ADDRESS", help="only mail to this address")

@@ -275,8 +275,16 @@ def deploy_local(
     progress: Callable[[str], None] = lambda _msg: None,
     extra_env: dict[str, str] | None = None,
     timeout: float = 600,
+    app_dir: Path = ROOT,
+    load_samples: bool = True,
+    reuse_assembly: bool = False,
 ) -> DeployResult:
-    """Bootstrap, synthesize and deploy every stack into the endpoint on ``port``."""
+    """Bootstrap, synthesize and deploy every stack into the endpoint on ``port``.
+
+    ``app_dir`` is the checkout whose app is deployed (another version's, for a
+    rehearsal); ``load_samples=False`` leaves the tables' data as it is;
+    ``reuse_assembly`` deploys the assembly already in ``outdir``.
+    """
     env = {**local_env(port), **(extra_env or {})}
     timings: dict[str, float] = {}
     ctx = {"stage": stage, **(context or {})}
@@ -290,7 +298,9 @@ def deploy_local(
     boot_args = ["bootstrap", f"aws://{ACCOUNT}/{REGION}"]
     boot = start_cdk(boot_args, env, boot_log, cwd=boot_dir)
     try:
-        run_cdk(["synth", "--quiet", "--output", str(outdir), *context_args(ctx)], env, log, timeout=timeout)
+        if not (reuse_assembly and (outdir / "manifest.json").exists()):
+            run_cdk(["synth", "--quiet", "--output", str(outdir), *context_args(ctx)], env, log, timeout=timeout,
+                    cwd=app_dir)
         timings["synth"] = time.monotonic() - t
         wait_cdk(boot, boot_args, boot_log, timeout=timeout)
     finally:
@@ -303,7 +313,7 @@ def deploy_local(
     run_cdk(
         ["deploy", "--all", "--app", str(outdir), "--require-approval", "never",
          "--concurrency", "4", "--progress", "events"],
-        env, log, timeout=timeout,
+        env, log, timeout=timeout, cwd=app_dir,
     )
     timings["deploy"] = time.monotonic() - t
 
@@ -311,10 +321,11 @@ def deploy_local(
     ddb = local.client("dynamodb", port)
     cfn = local.client("cloudformation", port)
     tables = deployed_tables(cfn, stacks, stage)
-    progress(f"applying TTL/PITR and loading sample data into {len(tables)} tables")
+    progress(f"applying TTL/PITR{' and loading sample data' if load_samples else ''} into {len(tables)} tables")
     for table in tables:
         apply_ignored_settings(ddb, table)
-        load_examples(ddb, table)
+        if load_samples:
+            load_examples(ddb, table)
         table.items = item_count(ddb, table.name)
     resources = running_resources(cfn, stacks, port)
     timings["data"] = time.monotonic() - t
