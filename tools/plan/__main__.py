@@ -22,6 +22,7 @@ from tools.plan.baseline import (
     STAGES,
     PlanError,
     both_sides,
+    cloudformation_client,
     default_ref,
     deployed,
     resolve,
@@ -33,8 +34,14 @@ from tools.plan.compare import GUIDE, compare_app
 ACK_FILE = ROOT / "security" / "plan-acknowledgements.json"
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not the usage block
+        print(f"plan: {message} (see python -m tools.plan --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.plan", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m tools.plan", description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="", help="git ref to compare with (default: main)")
     parser.add_argument("--target", choices=("local", "aws"), help="compare with the deployed stacks")
     parser.add_argument("--port", type=int, default=4566, help="local target port")
@@ -52,8 +59,9 @@ def run(args: argparse.Namespace, out=sys.stdout) -> int:
     if args.target:
         if args.base:
             raise PlanError("give either --base (a git ref) or --target (deployed stacks), not both")
+        client = cloudformation_client(args.target, args.port)  # fails fast when not running
         head = synthesize(ROOT, STAGES)
-        base = deployed(args.target, args.port, head)
+        base = deployed(args.target, args.port, head, client)
         head = {stage: stacks for stage, stacks in head.items() if stage in base}
         label = f"the stacks deployed on {args.target}"
         if not base:

@@ -168,7 +168,11 @@ def _replacement_message(what: str, resource: Mapping[str, Any], noun: str) -> s
         "CloudFormation refuses to replace a resource with a fixed name mid-update"
         if fixed_name and what.split(" ")[0] != _NAME_PROPERTY[resource["Type"]]
         else "CloudFormation creates a new, empty " + noun + " and "
-        + ("orphans the old one (RETAIN)" if _retained(resource) else "deletes the old one with its data")
+        + (
+            "orphans the old one (UpdateReplacePolicy Retain)"
+            if resource.get("UpdateReplacePolicy") in ("Retain", "Snapshot")
+            else "deletes the old one with its data"
+        )
     )
     return f"{what} replaces the {noun}: {effect}; " + _REPLACE_PATH.format(noun=noun)
 
@@ -291,9 +295,13 @@ def _count_word(n: int) -> str:
 
 
 def _sequence(steps: list[str]) -> str:
-    if len(steps) == 2:
-        return f"{steps[0]} first, then {steps[1]}"
-    return ", then ".join(steps)
+    """``add `a` first, then `b`, then remove `c```: a verb is said once per run."""
+    said, previous = [], None
+    for step in steps:
+        verb, _, rest = step.partition(" ")
+        said.append(rest if verb == previous else step)
+        previous = verb
+    return f"{said[0]} first, then " + ", then ".join(said[1:])
 
 
 def _protection(
@@ -339,7 +347,7 @@ def compare_other(
     if changed:
         findings.append(Finding(
             stack, logical_id, "replacement", label,
-            _replacement_message("; ".join(changed), base, _NOUN[kind]),
+            _replacement_message("; ".join(changed), head, _NOUN[kind]),
         ))
     if prod and _retained(base) and not _retained(head):
         findings.append(Finding(
