@@ -168,7 +168,9 @@ def _cache_key(commit: str, stages: Sequence[str]) -> str:
             versions.append(f"{dist}={metadata.version(dist)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{dist}=none")
-    raw = "|".join([commit, sys.version, *versions, *stages])
+    # The app reads the target environment from these; both sides see the same values.
+    env = [f"{var}={os.environ.get(var, '')}" for var in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION")]
+    raw = "|".join([commit, sys.version, *versions, *env, *stages])
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
