@@ -64,7 +64,11 @@ def _commit_with(path: str, content: str) -> str:
 
     index = ROOT / ".local" / f"plan-test-index-{os.getpid()}"
     index.parent.mkdir(exist_ok=True)
-    env = {**os.environ, "GIT_INDEX_FILE": str(index)}
+    # A fixed identity and date: the same HEAD and content give the same commit (and cache entry).
+    env = {**os.environ, "GIT_INDEX_FILE": str(index), "GIT_AUTHOR_NAME": "plan test",
+           "GIT_AUTHOR_EMAIL": "plan-test@example.invalid", "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+           "GIT_COMMITTER_NAME": "plan test", "GIT_COMMITTER_EMAIL": "plan-test@example.invalid",
+           "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"}
     try:
         blob = git("hash-object", "-w", "--stdin", input=content)
         git("read-tree", "HEAD", env=env)
@@ -83,9 +87,11 @@ def test_a_base_that_cannot_be_synthesized():
 
 
 def test_plan_against_head_finds_no_stateful_changes():
+    # Real synthesis of both sides is covered by the end-to-end test below (and by
+    # the baseline builder's); here the command as `make plan BASE=HEAD` runs it.
     if not same_synth_inputs(resolve("HEAD")):
         pytest.skip("the working tree's synth inputs differ from HEAD")
-    proc = plan("--base", "HEAD", "--full")
+    proc = plan("--base", "HEAD")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("plan: no stateful changes against HEAD"), proc.stdout
 
@@ -147,3 +153,78 @@ def test_a_deployed_read_failure_is_one_plan_error():
         stub.add_client_error("describe_stacks", "AccessDenied", "not allowed")
         with pytest.raises(PlanError, match="cannot read the deployed stacks from the AWS account"):
             deployed("aws", 4566, {}, client)
+
+
+# -- real bases with stateful changes --------------------------------------------
+
+_INDEX_LOOP = "        for index in spec.indexes:\n            self.table.add_global_secondary_index("
+_TTL_LINE = "            time_to_live_attribute=spec.ttl_attribute,\n"
+
+
+def _base_without_magic_link_and_email_index() -> str:
+    """HEAD, but api-keys as it was before: no email or magic-token index, TTL off."""
+    source = (ROOT / "constructs_lib" / "schema_table.py").read_text()
+    assert _INDEX_LOOP in source and _TTL_LINE in source
+    old_app = source.replace(
+        _INDEX_LOOP,
+        "        for index in spec.indexes:\n"
+        "            if spec.alias == 'dephealth.api-keys' and index.name in "
+        "('email-index', 'magic-token-index'):\n"
+        "                continue\n"
+        "            self.table.add_global_secondary_index(",
+    ).replace(
+        _TTL_LINE,
+        "            time_to_live_attribute=None if spec.alias == 'dephealth.api-keys' "
+        "else spec.ttl_attribute,\n",
+    )
+    return _commit_with("constructs_lib/schema_table.py", old_app)
+
+
+def test_two_indexes_added_in_one_update_are_refused_end_to_end():
+    commit = _base_without_magic_link_and_email_index()
+    proc = plan("--base", commit)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    for stage in ("dev", "prod"):
+        prefix = f"REFUSED  DepHealth-{stage}-Data/ApiKeysTableB4793DF5 (dephealth-api-keys) "
+        assert any(
+            line.startswith(prefix + "gsi-operations:")
+            and "split into two deploys: add `email-index` first, then `magic-token-index`" in line
+            for line in lines
+        ), proc.stdout
+        assert any(
+            line.startswith(f"ok       DepHealth-{stage}-Data/ApiKeysTableB4793DF5 "
+                            "(dephealth-api-keys) ttl-enabled:")
+            for line in lines
+        ), proc.stdout
+    assert lines[-1].startswith(f"plan: 4 stateful change(s) against {commit} ")
+    assert "2 failing" in lines[-1]
+
+
+def test_the_baseline_builder_yields_the_tree_and_its_templates():
+    from tools.plan.baseline import base_tree
+
+    with base_tree("HEAD") as base:
+        assert base.commit == resolve("HEAD")
+        assert (base.tree / "app.py").read_text() == (ROOT / "app.py").read_text()
+        assert (base.tree / ".venv").resolve() == (ROOT / ".venv").resolve()
+        assert sorted(base.templates) == ["dev", "prod"]
+        tables = base.templates["prod"]["DepHealth-prod-Data"]["Resources"]
+        assert tables["ApiKeysTableB4793DF5"]["Properties"]["TableName"] == "dephealth-api-keys"
+        tree = base.tree
+    assert not tree.exists()
+
+
+def test_a_stale_acknowledgement_fails_the_plan(tmp_path):
+    if not same_synth_inputs(resolve("HEAD")):
+        pytest.skip("the working tree's synth inputs differ from HEAD")
+    acks = tmp_path / "acks.json"
+    acks.write_text(
+        '{"acknowledgements": [{"stack": "DepHealth-prod-Data", "logical_id": "PackagesTableDCB08867",'
+        ' "kind": "removed", "reason": "retired in favour of packages-v2"}]}'
+    )
+    proc = plan("--base", "HEAD", "--acknowledgements", str(acks))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[0].startswith(
+        "STALE    DepHealth-prod-Data/PackagesTableDCB08867 removed: acknowledged in acks.json"
+    )

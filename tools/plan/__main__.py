@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--acknowledgements", type=Path, default=ACK_FILE)
     parser.add_argument(
         "--full", action="store_true",
-        help="synthesize both sides even when the synth inputs equal the base",
+        help="synthesize both sides afresh, even when the synth inputs equal the base",
     )
     return parser
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace, out=sys.stdout) -> int:
         if not args.full and same_synth_inputs(commit):
             base = head = {}
         else:
-            base, head = both_sides(ref, commit)
+            base, head = both_sides(ref, commit, use_cache=not args.full)
     findings = compare_app(base, head)
     verdict = ackfile.judge(findings, acks)
     elapsed = time.monotonic() - started

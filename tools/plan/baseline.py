@@ -38,6 +38,7 @@ SYNTH_SCRIPT = Path(__file__).resolve().with_name("synth_tree.py")
 # What synthesis reads: when none of it differs from the base, neither do the templates.
 SYNTH_INPUTS = ("app.py", "cdk.json", "stacks", "constructs_lib", "lambda_src")
 CACHE_DIR = ROOT / ".local" / "plan-cache"
+CACHE_ENTRIES = 16
 LINKED = (".venv", "node_modules")
 SYNTH_TIMEOUT = 300
 
@@ -189,6 +190,9 @@ def _store(commit: str, stages: Sequence[str], templates: Templates) -> None:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(templates))
         tmp.replace(path)
+        entries = sorted(CACHE_DIR.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[CACHE_ENTRIES:]:
+            old.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -219,31 +223,52 @@ def base_tree(
 
 
 def both_sides(
-    ref: str, commit: str, *, root: Path = ROOT, stages: Sequence[str] = STAGES
+    ref: str,
+    commit: str,
+    *,
+    root: Path = ROOT,
+    stages: Sequence[str] = STAGES,
+    use_cache: bool = True,
 ) -> tuple[Templates, Templates]:
-    """(base, working tree) templates; the two syntheses run side by side."""
-    head_run = _start(root, stages)
-    base = _cached(commit, stages)
+    """(base, working tree) templates; the two syntheses run side by side.
+
+    With ``use_cache``, a commit's templates are read from and kept in
+    ``.local/plan-cache``, and so are the working tree's when its synth inputs
+    equal HEAD's. Without it, both sides are synthesized afresh.
+    """
+    head_commit = None
+    if use_cache:
+        head_sha = _git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", root=root, check=False)
+        sha = head_sha.stdout.decode().strip()
+        if head_sha.returncode == 0 and same_synth_inputs(sha, root):
+            head_commit = sha
+    base = _cached(commit, stages) if use_cache else None
+    head = _cached(head_commit, stages) if head_commit else None
+    head_run = _start(root, stages) if head is None else None
     tree = None
     try:
         if base is None:
             tree = extract(commit, Path(tempfile.mkdtemp(prefix="plan-base-")), root)
-            base_run = _start(tree, stages)
             try:
-                base = _finish(base_run, tree)
+                base = _finish(_start(tree, stages), tree)
             except PlanError as exc:
                 raise PlanError(f"base {ref} ({commit[:12]}) cannot be synthesized: {exc}") from None
-            _store(commit, stages, base)
-        try:
-            head = _finish(head_run, root)
-        except PlanError as exc:
-            raise PlanError(f"the working tree cannot be synthesized: {exc}") from None
+            if use_cache:
+                _store(commit, stages, base)
+        if head_run is not None:
+            try:
+                head = _finish(head_run, root)
+            except PlanError as exc:
+                raise PlanError(f"the working tree cannot be synthesized: {exc}") from None
+            if head_commit:
+                _store(head_commit, stages, head)
         return base, head
     finally:
-        if head_run.proc.poll() is None:
-            head_run.proc.kill()
-            head_run.proc.communicate()
-        shutil.rmtree(head_run.workdir, ignore_errors=True)
+        if head_run is not None:
+            if head_run.proc.poll() is None:
+                head_run.proc.kill()
+                head_run.proc.communicate()
+            shutil.rmtree(head_run.workdir, ignore_errors=True)
         if tree is not None:
             shutil.rmtree(tree, ignore_errors=True)
 
