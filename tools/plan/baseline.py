@@ -75,11 +75,11 @@ def _git(*args: str, root: Path = ROOT, check: bool = True) -> subprocess.Comple
 
 
 def default_ref(root: Path = ROOT) -> str:
-    """``main``, or ``origin/main`` in a clone without a local main branch."""
-    for ref in ("main", "origin/main"):
+    """``main``; ``origin/main`` in a clone without a local main; ``HEAD`` in one without either."""
+    for ref in ("main", "origin/main", "HEAD"):
         if _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", root=root, check=False).returncode == 0:
             return ref
-    raise PlanError("no main branch to compare with: give a base with BASE=<git ref>")
+    raise PlanError("no commit to compare with (not a git checkout?): give a base with BASE=<git ref>")
 
 
 def resolve(ref: str, root: Path = ROOT) -> str:
