@@ -21,7 +21,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth diff deploy destroy status invoke mail urls ui load rehearse test unit e2e lint docs bench admin clean
+.PHONY: help install synth diff deploy destroy status invoke mail urls ui load rehearse test unit e2e lint docs bench admin clean plan
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,7 +56,10 @@ synth: install ## synthesize every stack to cdk.out/ (STAGE=prod for prod)
 	$(CDK) synth --quiet -c stage=$(STAGE)
 	@ls cdk.out/*.template.json
 
-diff: install ## cdk diff (TARGET=aws: against the account; local: against the local endpoint)
+plan: install ## stateful changes that would fail or lose data: make plan [BASE=<git ref>] [TARGET=local|aws]
+	$(PY) -m tools.plan $(if $(BASE),--base=$(BASE)) $(if $(filter command line environment,$(origin TARGET)),--target $(TARGET) --port $(LOCAL_PORT))
+
+diff: install plan ## the plan check, then cdk diff (TARGET=aws: against the account; local: against the local endpoint)
 	$(PY) -m tools.local diff --target $(TARGET) --stage $(STAGE) --port $(LOCAL_PORT)
 
 deploy: install ## deploy everything (TARGET=local: MiniStack on localhost; TARGET=aws: your account; FRESH=1: new endpoint)
@@ -86,7 +89,7 @@ unit: install ## the test suite without the end-to-end tests on the local target
 e2e: install ## only the end-to-end tests: deploy into MiniStack and drive it over HTTP
 	$(PY) -m pytest -q -m e2e
 
-test: install $(LOAD_VENV)/.installed lint ## lint, then every test (unit, infra, runtime, e2e)
+test: install $(LOAD_VENV)/.installed lint plan ## lint, the update plan check, then every test (unit, infra, runtime, e2e)
 	$(PY) -m pytest -q
 
 lint: install $(LINT_VENV)/.installed ## cfn-lint and checkov on every synthesized template
