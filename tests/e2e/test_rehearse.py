@@ -95,4 +95,4 @@ def test_rehearse_refuses_an_unknown_base(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tools.local", "rehearse", "--base", "no-such-ref-xyz"],
                           cwd=local.ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "error: no such git ref: 'no-such-ref-xyz'"
+    assert proc.stderr.strip() == "error: base ref 'no-such-ref-xyz' does not name a commit in this repository"

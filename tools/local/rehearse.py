@@ -1,6 +1,6 @@
 """``make rehearse BASE=<git ref>``: an update rehearsed on the local target, with data in it.
 
-1. The base version's app (a git ref, checked out into a temporary worktree,
+1. The base version's app (a git ref, extracted as the plan check does,
    or a prepared folder) is deployed into a fresh MiniStack with the plain
    CDK CLI, and its tables get the declared sample items plus generated
    volume (``--items`` per changed table).
@@ -12,14 +12,13 @@
    items); every declared access pattern of a changed table works.
 
 Any failed proof, or a base that cannot be checked out or deployed, is a
-non-zero exit. The endpoint and the worktree are removed at the end.
+non-zero exit. The endpoint and the extracted tree are removed at the end.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -31,7 +30,8 @@ from tools.cfn_tables import table_resources
 from tools.local import endpoint
 from tools.local import env as local
 from tools.local.deploy import DeployedTable, DeployResult, deploy_local, renamed_spec
-from tools.local.env import ROOT, LocalError
+from tools.local.env import LocalError
+from tools.plan.baseline import PlanError, extract, resolve
 
 
 @dataclass
@@ -55,28 +55,14 @@ class Rehearsal:
 
 
 def checkout(ref: str, into: Path) -> Path:
-    """A detached worktree of ``ref`` at ``into``, sharing this checkout's installs."""
+    """The tree of ``ref`` at ``into``, sharing this checkout's installs (the plan check's baseline builder)."""
     try:
-        subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=ROOT,
-                       check=True, capture_output=True)
-    except subprocess.CalledProcessError:
-        raise LocalError(f"no such git ref: {ref!r}") from None
-    proc = subprocess.run(["git", "worktree", "add", "--detach", str(into), ref], cwd=ROOT,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise LocalError(f"cannot check out {ref}: {proc.stderr.strip().splitlines()[-1]}")
-    share_installs(into)
-    return into
-
-
-def share_installs(tree: Path) -> None:
-    for name in (".venv", "node_modules"):
-        if not (tree / name).exists():
-            (tree / name).symlink_to(ROOT / name)
+        return extract(resolve(ref), into)
+    except PlanError as exc:
+        raise LocalError(str(exc)) from None
 
 
 def remove_checkout(tree: Path) -> None:
-    subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
     shutil.rmtree(tree, ignore_errors=True)
 
 
