@@ -50,6 +50,12 @@ MAX_ITEM_TEXT_BYTES = 380_000  # the name, error and message together stay under
 MAX_ERROR_CHARS = 1000
 
 
+def _receive_count(record: SQSRecord) -> int:
+    """``ApproximateReceiveCount``, or 1 when a hand-built record lacks it (Powertools would raise)."""
+    raw = (record.raw_event.get("attributes") or {}).get("ApproximateReceiveCount")
+    return int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 10 else 1
+
+
 def _message(record: SQSRecord):
     try:
         return decoding.json_document(record.body or "", max_bytes=MAX_MESSAGE_BYTES)
@@ -110,7 +116,7 @@ def store_failed(client, record: SQSRecord, message, error: str) -> bool:
             "name": name,
             "message_id": record.message_id,
             "last_error": error,
-            "retry_count": int(record.attributes.approximate_receive_count or 1),
+            "retry_count": _receive_count(record),
             "original_message": _fit(body, max(0, room)),
             "failed_at": clock.iso(),
             "ttl": int(clock.now()) + config.FAILED_TTL_S,
@@ -138,7 +144,7 @@ def store_failed(client, record: SQSRecord, message, error: str) -> bool:
 def record_handler(record: SQSRecord) -> None:
     client = dynamodb()
     message = _message(record)
-    attempts = int(record.attributes.approximate_receive_count or 1)
+    attempts = _receive_count(record)
     try:
         collector.apply(client, message)
         return
