@@ -1,13 +1,20 @@
-"""DepHealth's stateless service: REST API, collector queue, scheduled reset.
+"""DepHealth's stateless service: REST API, mail and collector queues, scheduled reset.
 
-Four functions, each with its own role and exactly the DynamoDB actions its
+Five functions, each with its own role and exactly the DynamoDB actions its
 code sends, on the table and index ARNs it touches (template tests pin them):
 
-- ``AuthApi``      signup, verification and magic-link login
+- ``AuthApi``      signup, verification and magic-link login; the two mail
+  routes only count the request and queue it (``sqs:SendMessage``)
+- ``Mailer``       the mail queue: signup and login work, then the mail, sent
+  with SES (``ses:SendEmail`` on the sender identity only)
 - ``PackagesApi``  package reads behind API-key quotas or the demo allowance
 - ``CollectorDlqProcessor``  the collector queue, with bounded retries into
   ``FAILED#`` records
 - ``MonthlyReset`` the usage reset, the only function allowed to Scan
+
+The sender address comes from the ``mailFrom`` context key (default
+``config.DEFAULT_MAIL_FROM``); that SES identity must be verified in the
+account (or in the local emulator) before mail can go out.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, V
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
@@ -37,6 +45,9 @@ PERMISSIONS: dict[str, list[tuple[str, tuple[str, ...], dict[str, tuple[str, ...
          {schema.MAGIC_TOKEN_INDEX.name: ("dynamodb:Query",),
           schema.VERIFICATION_TOKEN_INDEX.name: ("dynamodb:Query",)}),
     ],
+    "Mailer": [
+        (schema.API_KEYS.alias, ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"), {}),
+    ],
     "PackagesApi": [
         (schema.API_KEYS.alias, ("dynamodb:UpdateItem",), {schema.KEY_HASH_INDEX.name: ("dynamodb:Query",)}),
         (schema.PACKAGES.alias, ("dynamodb:BatchGetItem", "dynamodb:GetItem"),
@@ -54,7 +65,7 @@ PERMISSIONS: dict[str, list[tuple[str, tuple[str, ...], dict[str, tuple[str, ...
 _EMAIL_MODEL = {
     "type": apigw.JsonSchemaType.OBJECT,
     "required": ["email"],
-    "properties": {"email": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=3, max_length=320)},
+    "properties": {"email": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=3, max_length=254)},
 }
 _BATCH_MODEL = {
     "type": apigw.JsonSchemaType.OBJECT,
@@ -77,6 +88,7 @@ class DepHealthServiceStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, stage: str, data: DepHealthDataStack, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.add_stack_dependency(data)
+        self.mail_from = self.node.try_get_context("mailFrom") or config.DEFAULT_MAIL_FROM
         self.tables = {
             spec.alias: TableByName(self, spec=spec, table_name=data.tables[spec.alias].table_name) for spec in schema.TABLES
         }
@@ -86,6 +98,9 @@ class DepHealthServiceStack(Stack):
         }
         self.functions = {
             "AuthApi": self._function("AuthApi", "auth_api.handler", "DepHealth signup, verification and login", env),
+            "Mailer": self._function("Mailer", "mail_worker.handler",
+                                     "DepHealth mail queue: signup and login links, sent with SES",
+                                     {**env, "MAIL_FROM": self.mail_from}, timeout=30),
             "PackagesApi": self._function("PackagesApi", "packages_api.handler",
                                           "DepHealth package reads (API key or demo)", env, memory=512),
             "CollectorDlqProcessor": self._function(
@@ -102,8 +117,11 @@ class DepHealthServiceStack(Stack):
                     grant(self.functions[fn_id], table, actions=actions, indexes=[index], include_table=False)
 
         self._queue()
+        self._mail()
         self._schedule()
         self._api(stage)
+        # Links in mail point at this API (after _api: the Mailer is not behind it, so no cycle).
+        self.functions["Mailer"].function.add_environment("PUBLIC_BASE_URL", self.api.url)
         for fn_id, fn in self.functions.items():
             CfnOutput(self, f"{fn_id}FunctionName", value=fn.function.function_name)
 
@@ -130,6 +148,27 @@ class DepHealthServiceStack(Stack):
                                    max_batching_window=Duration.seconds(5))
         )
         CfnOutput(self, "CollectorQueueUrl", value=self.queue.queue_url)
+
+    def _mail(self) -> None:
+        self.mail_dead_letter_queue = queues.dead_letter_queue(
+            self, "MailDeadLetterQueue", receives_from="mail queue", encryption=sqs.QueueEncryption.SQS_MANAGED,
+        )
+        self.mail_queue = queues.work_queue(
+            self, "MailQueue", dead_letters=self.mail_dead_letter_queue, max_receive_count=5,
+            visibility_timeout=Duration.seconds(180), encryption=sqs.QueueEncryption.SQS_MANAGED,
+        )
+        auth, mailer = self.functions["AuthApi"].function, self.functions["Mailer"].function
+        auth.add_environment("MAIL_QUEUE_URL", self.mail_queue.queue_url)
+        auth.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"],
+                                                    resources=[self.mail_queue.queue_arn]))
+        mailer.add_event_source(sources.SqsEventSource(self.mail_queue, batch_size=10,
+                                                       report_batch_item_failures=True))
+        mailer.add_to_role_policy(iam.PolicyStatement(
+            actions=["ses:SendEmail"],
+            resources=[self.format_arn(service="ses", resource="identity", resource_name=self.mail_from)],
+        ))
+        CfnOutput(self, "MailQueueUrl", value=self.mail_queue.queue_url)
+        CfnOutput(self, "MailFrom", value=self.mail_from, description="SES identity DepHealth mail is sent from")
 
     def _schedule(self) -> None:
         # Hourly through the first hours of the 1st: a run resumes from the
@@ -207,4 +246,5 @@ class DepHealthServiceStack(Stack):
                                                         "method.request.querystring.cursor": False})
         method(packages.add_resource("batch"), "POST", "PackagesApi", params=key,
                body=model("BatchModel", _BATCH_MODEL))
-        method(packages.add_resource("{ecosystem}").add_resource("{name}"), "GET", "PackagesApi", params=key)
+        # {name+}: npm scoped names (@types/node) span two path segments.
+        method(packages.add_resource("{ecosystem}").add_resource("{name+}"), "GET", "PackagesApi", params=key)

@@ -5,6 +5,11 @@
     POST /auth/magic-link    {"email"}   -> 202, a login link is mailed
     GET  /auth/callback?token=...        -> 200, the user; 400 token_already_used,
                                             token_expired or invalid_token
+
+The two mail routes answer the same for every valid address after the same
+fixed work (see ``mail_requests``); 429 ``mail_limit_exceeded`` past the
+per-address hourly limit. Retryable DynamoDB and SQS faults answer 503 with
+``Retry-After``, before the function's timeout.
 """
 
 from __future__ import annotations
@@ -13,15 +18,16 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
+from lambda_src.common import faults
 from lambda_src.common.api import install_error_handlers, json_body
-from lambda_src.common.aws_clients import dynamodb
 
-from . import magic_link, signup, validation
-from .responses import json_response
+from . import magic_link, mail_requests, signup, validation
+from .responses import begin, dynamodb, json_response
 
 logger = Logger()
 app = APIGatewayRestResolver()
 install_error_handlers(app, logger)
+faults.install(app, logger)
 
 _SENT = "if the address can receive mail, a link is on its way"
 
@@ -29,7 +35,7 @@ _SENT = "if the address can receive mail, a link is on its way"
 @app.post("/signup")
 def post_signup() -> Response:
     email = validation.email(json_body(app).get("email"))
-    signup.start(dynamodb(), email)
+    mail_requests.request(dynamodb(), email, "signup")
     return json_response(202, {"message": _SENT})
 
 
@@ -42,7 +48,7 @@ def get_verify() -> Response:
 @app.post("/auth/magic-link")
 def post_magic_link() -> Response:
     email = validation.email(json_body(app).get("email"))
-    magic_link.request_link(dynamodb(), email)
+    mail_requests.request(dynamodb(), email, "magic_link")
     return json_response(202, {"message": _SENT})
 
 
@@ -56,4 +62,5 @@ def get_callback() -> Response:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 def handler(event, context):
+    begin(context)
     return app.resolve(event, context)

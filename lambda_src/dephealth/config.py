@@ -22,6 +22,9 @@ GITHUB_SHARDS = 10
 GITHUB_HOURLY_BUDGET = 5_000
 FAILED_TTL_S = 90 * 24 * 3600
 DLQ_MAX_ATTEMPTS = 3
+MAIL_LIMIT_PER_HOUR = 5  # signup and login mails per address per UTC hour
+MAIL_COUNTER_TTL_S = 2 * 3600
+DEFAULT_MAIL_FROM = "no-reply@dephealth.example"
 
 
 def packages_table() -> str:
@@ -34,7 +37,7 @@ def api_keys_table() -> str:
 
 def public_base_url() -> str:
     """Where login and verification links point (the API's public URL)."""
-    return os.environ.get("PUBLIC_BASE_URL", "https://api.dephealth.example")
+    return os.environ.get("PUBLIC_BASE_URL", "https://api.dephealth.example").rstrip("/")
 
 
 def demo_limit() -> int:
@@ -43,3 +46,20 @@ def demo_limit() -> int:
 
 def dlq_max_attempts() -> int:
     return int(os.environ.get("DLQ_MAX_ATTEMPTS", DLQ_MAX_ATTEMPTS))
+
+
+def mail_queue_url() -> str:
+    """The queue that hands mail requests from the auth routes to the mail worker."""
+    url = os.environ.get("MAIL_QUEUE_URL")
+    if not url:
+        raise RuntimeError("MAIL_QUEUE_URL is not set")
+    return url
+
+
+def mail_from() -> str:
+    """The SES identity (an address) that DepHealth's mail is sent from."""
+    return os.environ.get("MAIL_FROM", DEFAULT_MAIL_FROM)
+
+
+def mail_limit() -> int:
+    return int(os.environ.get("MAIL_LIMIT_PER_HOUR", MAIL_LIMIT_PER_HOUR))

@@ -4,85 +4,147 @@ For each SQS message the collector's write step is attempted. A failure is
 reported as a partial batch failure, so SQS redelivers only that message,
 until ``ApproximateReceiveCount`` reaches the limit; then (or at once, for a
 message no retry can fix) it is stored as ``FAILED#{name}`` /
-``{timestamp}`` with a 90-day ttl and acknowledged.
+``{timestamp}`` and acknowledged.
 
-The record's sort key is the message's SentTimestamp and the put is
-conditional, so a redelivered message writes nothing new; a different message
-for the same package in the same millisecond gets a sub-millisecond suffix.
+The record (the source design's attributes): ``ecosystem``, ``name`` (the
+full name, however long), ``message_id``, ``last_error``, ``retry_count``
+(the receive count), ``original_message`` (the message body as JSON text),
+``failed_at`` (ISO 8601, when it was stored) and ``ttl`` (90 days).
+
+- **Sort key**: the message's ``SentTimestamp`` as an ISO 8601 UTC timestamp
+  with milliseconds (``2026-11-18T11:06:40.000Z``), so every delivery of one
+  message names the same record; a record without ``SentTimestamp`` uses the
+  time it is stored. A different message for the same package in the same
+  millisecond gets three more digits (``2026-11-18T11:06:40.000001Z``);
+  these sort right after the millisecond they belong to.
+- **Bounded key**: a name whose key would pass ``MAX_KEY_NAME_BYTES`` is
+  keyed as its UTF-8 prefix plus ``~`` and the SHA-256 of the full name.
+- **Exactly one record per message id**, whatever its attributes: the record
+  is written in one transaction with a marker ``FAILED_MESSAGE#{sha256(id)}``
+  that may not exist yet; a redelivery finds the marker and writes nothing.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
-from lambda_src.common.aws_clients import dynamodb
-from lambda_src.common.requests import from_item, to_item
+from lambda_src.common import decoding, faults
+from lambda_src.common.requests import to_item
 
 from . import clock, collector, config
-from .schema import FAILED_PK, FAILED_SK
+from .responses import begin, dynamodb
+from .schema import FAILED_MESSAGE_PK, FAILED_MESSAGE_SK, FAILED_PK, FAILED_SK
 
 logger = Logger()
 # Report every failure item by item, even when the whole batch failed.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-MAX_BODY = 16_000
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024  # above SQS's largest message
+MAX_KEY_NAME_BYTES = 512  # DynamoDB allows 2048 bytes of partition key; this leaves room
+MAX_NAME_BYTES = 100_000
+MAX_ITEM_TEXT_BYTES = 380_000  # the name, error and message together stay under the 400 KB item limit
+MAX_ERROR_CHARS = 1000
+
+
+def _receive_count(record: SQSRecord) -> int:
+    """``ApproximateReceiveCount``, or 1 when a hand-built record lacks it (Powertools would raise)."""
+    raw = (record.raw_event.get("attributes") or {}).get("ApproximateReceiveCount")
+    return int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 10 else 1
 
 
 def _message(record: SQSRecord):
     try:
-        return json.loads(record.body or "")
-    except ValueError:
+        return decoding.json_document(record.body or "", max_bytes=MAX_MESSAGE_BYTES)
+    except decoding.DecodeError:
         return None
 
 
-def _failed_name(message) -> str:
-    name = message.get("name") if isinstance(message, dict) else None
-    return name if isinstance(name, str) and name else "unparseable"
+def _text(value, fallback: str) -> str:
+    return value if decoding.clean_text(value) and value else fallback
+
+
+def _fit(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` of UTF-8 (never inside a character)."""
+    data = text.encode("utf-8", "replace")
+    return data[:max_bytes].decode("utf-8", "ignore") if len(data) > max_bytes else text
+
+
+def failed_key_name(name: str) -> str:
+    """``name`` itself, or, past the key limit, its prefix plus ``~`` and its SHA-256."""
+    data = name.encode("utf-8")
+    if len(data) <= MAX_KEY_NAME_BYTES:
+        return name
+    digest = hashlib.sha256(data).hexdigest()
+    return f"{_fit(name, MAX_KEY_NAME_BYTES - len(digest) - 1)}~{digest}"
+
+
+def _sort_key(base: str, bump: int) -> str:
+    """``base`` (``…ss.mmmZ``) or, for ``bump`` > 0, the same millisecond with 3 more digits."""
+    return base if bump == 0 else f"{base[:-1]}{bump:03d}Z"
 
 
 def store_failed(client, record: SQSRecord, message, error: str) -> bool:
-    """Write the FAILED record once; False when this message is already stored."""
-    # SQS always sets SentTimestamp; a hand-built or replayed record may not,
-    # and Powertools' accessor raises KeyError for a missing attribute.
+    """Write the FAILED record once per message id; False when it is already stored."""
+    # SQS always sets SentTimestamp; a hand-built or replayed record may not.
     sent = (record.raw_event.get("attributes") or {}).get("SentTimestamp")
-    sent_ms = int(sent) if sent else int(clock.now() * 1000)
+    if isinstance(sent, str) and 0 < len(sent) <= 15 and sent.isascii() and sent.isdigit():
+        sent_ms = int(sent)
+    else:
+        sent_ms = int(clock.now() * 1000)
     base = clock.iso(sent_ms / 1000)
+    fields = message if isinstance(message, dict) else {}
+    name = _fit(_text(fields.get("name"), "unparseable"), MAX_NAME_BYTES)
+    error = _fit(_text(error, "unknown error"), MAX_ERROR_CHARS)
+    body = record.body or ""
+    body = body if decoding.clean_text(body) else body.encode("utf-8", "replace").decode("utf-8")
+    room = MAX_ITEM_TEXT_BYTES - len(name.encode()) - len(error.encode())
+    pk = FAILED_PK.build(name=failed_key_name(name))
+    marker = {"pk": FAILED_MESSAGE_PK.build(message_hash=hashlib.sha256(record.message_id.encode("utf-8", "replace"))
+                                            .hexdigest()),
+              "sk": FAILED_MESSAGE_SK.build()}
+    table = config.api_keys_table()
     for bump in range(1000):
-        sk = base if bump == 0 else f"{base[:-1]}{bump:03d}Z"
+        sk = FAILED_SK.build(timestamp=_sort_key(base, bump))
         item = {
-            "pk": FAILED_PK.build(name=_failed_name(message)),
-            "sk": FAILED_SK.build(timestamp=sk),
+            "pk": pk,
+            "sk": sk,
+            "ecosystem": _fit(_text(fields.get("ecosystem"), "unknown"), 256),
+            "name": name,
             "message_id": record.message_id,
-            "body": (record.body or "")[:MAX_BODY],
-            "error": error[:1000],
-            "attempts": int(record.attributes.approximate_receive_count or 1),
+            "last_error": error,
+            "retry_count": _receive_count(record),
+            "original_message": _fit(body, max(0, room)),
             "failed_at": clock.iso(),
             "ttl": int(clock.now()) + config.FAILED_TTL_S,
         }
         try:
-            client.put_item(
-                TableName=config.api_keys_table(),
-                Item=to_item(item),
-                ConditionExpression="attribute_not_exists(pk)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            client.transact_write_items(TransactItems=[
+                {"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)",
+                         "Item": to_item({**marker, "failed_pk": pk, "failed_sk": sk, "ttl": item["ttl"]})}},
+                {"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)",
+                         "Item": to_item(item)}},
+            ])
             return True
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if exc.response["Error"]["Code"] != "TransactionCanceledException" or faults.classify(exc):
                 raise
-            if from_item(exc.response.get("Item") or {}).get("message_id") == record.message_id:
-                return False
+            reasons = faults.transaction_reasons(exc)
+            if reasons[:1] == ["ConditionalCheckFailed"]:
+                return False  # this message id is stored already
+            if reasons[1:2] != ["ConditionalCheckFailed"]:
+                raise
+            # another message holds this millisecond: try the next sub-millisecond
     raise RuntimeError("no free FAILED timestamp for this millisecond")
 
 
 def record_handler(record: SQSRecord) -> None:
     client = dynamodb()
     message = _message(record)
-    attempts = int(record.attributes.approximate_receive_count or 1)
+    attempts = _receive_count(record)
     try:
         collector.apply(client, message)
         return
@@ -101,4 +163,5 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context(log_event=False)
 def handler(event, context):
+    begin(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

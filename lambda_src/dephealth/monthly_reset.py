@@ -6,6 +6,15 @@ checkpointed after every page in ``SYSTEM#RESET_STATE`` / ``monthly_reset``
 runs out of time is resumed by the next one; a month already complete is a
 no-op. Each user is reset with a condition on ``reset_month``, so even a
 replayed page never resets a user twice in one month.
+
+``users_reset`` is exact after any crash: only this month's sweep sets
+``reset_month`` to the month, and the checkpoint only ever counts whole
+pages, so every user after the checkpoint whose ``reset_month`` already is
+this month was reset by a run that crashed before counting it. A page
+therefore counts the users it resets plus the users it finds already reset
+(read from the failed condition's old item: no extra request), and the
+checkpoint adds a page's count only if it still holds the page's start key,
+so two overlapping runs never count one page twice.
 """
 
 from __future__ import annotations
@@ -15,10 +24,10 @@ import json
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from lambda_src.common.aws_clients import dynamodb
 from lambda_src.common.requests import from_item, to_attr, to_item
 
 from . import clock, config
+from .responses import begin, dynamodb
 from .schema import PENDING_SK, RESET_PK, RESET_SK, USER_PK
 
 logger = Logger()
@@ -54,33 +63,48 @@ def _begin(client, month: str) -> bool:
         raise
 
 
-def _checkpoint(client, month: str, last_key: dict | None, reset: int) -> None:
+def _checkpoint(client, month: str, start_key: dict | None, last_key: dict | None, reset: int) -> bool:
+    """Record a finished page; False when another run already recorded it."""
     values = {":m": to_attr(month), ":n": to_attr(reset), ":now": to_attr(clock.iso())}
+    if start_key:
+        condition = "#m = :m AND #s <> :done AND last_key = :start"
+        values[":start"] = to_attr(json.dumps(start_key, sort_keys=True))
+    else:
+        condition = "#m = :m AND #s <> :done AND attribute_not_exists(last_key)"
     if last_key:
         expression = "SET last_key = :k, updated_at = :now ADD users_reset :n"
         values[":k"] = to_attr(json.dumps(last_key, sort_keys=True))
     else:
         expression = "SET #s = :done, updated_at = :now, completed_at = :now REMOVE last_key ADD users_reset :n"
-        values[":done"] = to_attr("complete")
-    client.update_item(
-        TableName=config.api_keys_table(), Key=_state_key(), UpdateExpression=expression,
-        ConditionExpression="#m = :m", ExpressionAttributeValues=values,
-        ExpressionAttributeNames={"#m": "month", **({} if last_key else {"#s": "status"})},
-    )
+    values[":done"] = to_attr("complete")
+    try:
+        client.update_item(
+            TableName=config.api_keys_table(), Key=_state_key(), UpdateExpression=expression,
+            ConditionExpression=condition, ExpressionAttributeValues=values,
+            ExpressionAttributeNames={"#m": "month", "#s": "status"},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def _reset_user(client, key: dict, month: str) -> bool:
+    """True if the user is reset for ``month`` (now, or already by this month's sweep)."""
     try:
         client.update_item(
             TableName=config.api_keys_table(), Key=key,
             UpdateExpression="SET requests_this_month = :zero, reset_month = :m",
             ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(reset_month) OR reset_month <> :m)",
             ExpressionAttributeValues={":zero": to_attr(0), ":m": to_attr(month)},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
         return True
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
+            old = exc.response.get("Item") or {}
+            return old.get("reset_month", {}).get("S") == month  # False: the user was deleted
         raise
 
 
@@ -107,9 +131,12 @@ def run(client, *, month: str | None = None, time_left_ms=lambda: 10**9, page_si
             scan["ExclusiveStartKey"] = start
         page = client.scan(**scan)
         reset = sum(_reset_user(client, item, month) for item in page.get("Items", []))
+        last = page.get("LastEvaluatedKey")
+        if not _checkpoint(client, month, start, last, reset):
+            logger.info("another run recorded this page; stopping", extra={"month": month})
+            return {"month": month, "status": "in_progress", "users_reset": total}
         total += reset
-        start = page.get("LastEvaluatedKey")
-        _checkpoint(client, month, start, reset)
+        start = last
         if not start:
             logger.info("monthly reset complete", extra={"month": month, "users_reset": total})
             return {"month": month, "status": "complete", "users_reset": total}
@@ -120,4 +147,5 @@ def run(client, *, month: str | None = None, time_left_ms=lambda: 10**9, page_si
 
 @logger.inject_lambda_context(log_event=False)
 def handler(event, context):
+    begin(context)
     return run(dynamodb(), time_left_ms=context.get_remaining_time_in_millis)

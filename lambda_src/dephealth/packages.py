@@ -8,10 +8,7 @@ evaluated key, checked on the way back in.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-
+from lambda_src.common import decoding, faults
 from lambda_src.common.api import ApiError
 from lambda_src.common.requests import build_request, from_item, to_attr
 
@@ -57,15 +54,19 @@ def batch_get_packages(client, names: list[tuple[str, str]], **options) -> dict[
 
 
 def encode_cursor(last_key: dict) -> str:
-    plain = {k: v["S"] for k, v in last_key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+    return decoding.b64url_encode_json({k: v["S"] for k, v in last_key.items()})
 
 
 def decode_cursor(cursor: str, risk_level: str) -> dict:
+    """The index key a cursor holds; 400 ``invalid_cursor`` for anything else.
+
+    Decoding goes through :mod:`lambda_src.common.decoding` (size and depth
+    capped, lone surrogates refused), then the shape is checked exactly.
+    """
     bad = ApiError(400, "invalid_cursor", "the cursor is malformed or belongs to another listing")
     try:
-        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        plain = decoding.b64url_json(cursor, code="invalid_cursor")
+    except decoding.DecodeError:
         raise bad from None
     wanted = {"pk", "sk", *RISK_LEVEL_INDEX.key_names}
     if not isinstance(plain, dict) or set(plain) != wanted or not all(isinstance(v, str) for v in plain.values()):
@@ -75,8 +76,13 @@ def decode_cursor(cursor: str, risk_level: str) -> dict:
     return {k: to_attr(v) for k, v in plain.items()}
 
 
-def list_by_risk(client, risk_level: str, *, limit: int = 50, cursor: str | None = None) -> dict:
-    """One page of packages at ``risk_level``, most recently updated first."""
+def list_by_risk(client, risk_level: str, *, limit: int = 50, cursor: str | None = None,
+                 deadline_s: float | None = None) -> dict:
+    """One page of packages at ``risk_level``, most recently updated first.
+
+    The BatchGetItem retries stop at ``deadline_s`` (default: what is left of
+    the invocation's deadline), raising ``BatchIncomplete``.
+    """
     start = decode_cursor(cursor, risk_level) if cursor else None
     _, query = build_request(
         PACKAGES, PACKAGES.pattern("packages-by-risk-level"), {"risk_level": risk_level},
@@ -86,7 +92,9 @@ def list_by_risk(client, risk_level: str, *, limit: int = 50, cursor: str | None
     keys = [{"pk": i["pk"], "sk": i["sk"]} for i in page.get("Items", [])]
     by_pk = {}
     if keys:
-        by_pk = {item["pk"]["S"]: from_item(item) for item in batch_get(client, config.packages_table(), keys)}
+        by_pk = {item["pk"]["S"]: from_item(item) for item in batch_get(
+            client, config.packages_table(), keys,
+            deadline_s=faults.remaining_s(20.0) if deadline_s is None else deadline_s)}
     # Index order is kept; an item deleted between the two reads is skipped.
     items = [by_pk[k["pk"]["S"]] for k in keys if k["pk"]["S"] in by_pk]
     last = page.get("LastEvaluatedKey")

@@ -1,6 +1,8 @@
 """REST routes for package health, behind an API key or the demo allowance.
 
-    GET  /packages/{ecosystem}/{name}          one package (GetItem)
+    GET  /packages/{ecosystem}/{name+}         one package (GetItem); the name may be
+                                               npm-scoped (``@types/node``, as two
+                                               segments or URL-encoded as one)
     GET  /packages?risk_level=high&limit=&cursor=
                                                a page by risk level (Query on the
                                                KEYS_ONLY index + BatchGetItem)
@@ -9,7 +11,11 @@
 
 With ``x-api-key``: one Query on key-hash-index, then the tier's monthly
 quota is counted (429 quota_exceeded). Without: the demo counter of the
-caller's IP for this hour (429 demo_limit_exceeded).
+caller's IP (an IPv6 client by its /64) for this hour (429 demo_limit_exceeded).
+
+Every DynamoDB fault a retry can fix answers 503 with ``Retry-After``
+(``throttled``, ``unavailable``, ``partial_read``, ``deadline_exceeded``),
+in time: deadlines come from the invocation's remaining time.
 """
 
 from __future__ import annotations
@@ -18,22 +24,25 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
+from urllib.parse import unquote
+
+from lambda_src.common import faults
 from lambda_src.common.api import ApiError, install_error_handlers, json_body
-from lambda_src.common.aws_clients import dynamodb
 
 from . import packages, quotas, rate_limits, validation
 from .batch import BatchIncomplete
-from .responses import json_response
+from .responses import begin, dynamodb, json_response
 
 logger = Logger()
 app = APIGatewayRestResolver()
 install_error_handlers(app, logger)
+faults.install(app, logger)
 
 
 @app.exception_handler(BatchIncomplete)
 def _incomplete(exc: BatchIncomplete) -> Response:
     logger.warning("batch read incomplete", extra={"missing": len(exc.missing), "requests": exc.requests})
-    return json_response(503, {"error": "partial_read", "message": "the table is busy; retry the request"})
+    return faults.response("partial_read", "the table is busy; retry the request")
 
 
 def _admit() -> str:
@@ -48,9 +57,31 @@ def _admit() -> str:
     return "demo"
 
 
+def _path_name(*segments: str) -> str:
+    """The package name from its path segment(s), URL-decoded once.
+
+    API Gateway may hand the path over raw (``%40types%2Fnode``) or decoded
+    (``@types/node``, two segments); both give the same name. ``%`` never
+    belongs to a name, so decoding once cannot turn one valid name into another.
+    """
+    try:
+        return unquote("/".join(segments), errors="strict")
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_package_name", "package name is missing or malformed") from None
+
+
 @app.get("/packages/<ecosystem>/<name>")
 def get_package(ecosystem: str, name: str) -> Response:
-    ecosystem, name = validation.ecosystem(ecosystem), validation.package_name(name)
+    return _get_package(ecosystem, _path_name(name))
+
+
+@app.get("/packages/<ecosystem>/<scope>/<name>")
+def get_scoped_package(ecosystem: str, scope: str, name: str) -> Response:
+    return _get_package(ecosystem, _path_name(scope, name))
+
+
+def _get_package(ecosystem: str, name: str) -> Response:
+    ecosystem, name = validation.ecosystem(unquote(ecosystem)), validation.package_name(name)
     _admit()
     return json_response(200, packages.get_package(dynamodb(), ecosystem, name))
 
@@ -79,11 +110,12 @@ def batch_packages() -> Response:
             raise ApiError(400, "invalid_packages", "each entry must be an {ecosystem, name} object")
         names.append((validation.ecosystem(entry.get("ecosystem")), validation.package_name(entry.get("name"))))
     _admit()
-    found = packages.batch_get_packages(dynamodb(), names, deadline_s=8.0)
+    found = packages.batch_get_packages(dynamodb(), names, deadline_s=faults.remaining_s(8.0))
     missing = [{"ecosystem": e, "name": n} for e, n in dict.fromkeys(names) if (e, n) not in found]
     return json_response(200, {"packages": list(found.values()), "not_found": missing})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 def handler(event, context):
+    begin(context)
     return app.resolve(event, context)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
+from lambda_src.common import decoding
 from lambda_src.common.api import ApiError
 from lambda_src.common.hashing import sha256_hex
 from lambda_src.common.requests import build_request, from_item, to_attr
@@ -19,7 +20,7 @@ from .schema import API_KEYS
 
 def authenticate(client, raw_key: str) -> dict:
     """The key record for ``raw_key`` (one Query), or a 401."""
-    if not isinstance(raw_key, str) or not 8 <= len(raw_key) <= 256:
+    if not decoding.clean_text(raw_key) or not 8 <= len(raw_key) <= 256:
         raise ApiError(401, "invalid_api_key", "the API key is missing or malformed")
     _, query = build_request(
         API_KEYS,

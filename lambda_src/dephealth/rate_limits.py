@@ -8,6 +8,7 @@ hot) and read by summing every shard with one BatchGetItem.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 
 from botocore.exceptions import ClientError
@@ -16,13 +17,30 @@ from lambda_src.common.api import ApiError
 from lambda_src.common.requests import to_attr
 
 from . import clock, config
-from .schema import DEMO_PK, DEMO_SK, GITHUB_PK, GITHUB_SK
+from .schema import DEMO_PK, DEMO_SK, GITHUB_PK, GITHUB_SK, MAIL_PK, MAIL_SK
+
+
+def demo_source(ip) -> str:
+    """The unit the demo allowance counts: an IPv4 address, or an IPv6 client's /64.
+
+    One IPv6 subscriber is handed a whole /64 and can rotate through it, so
+    the prefix, not the address, is the client. An IPv4-mapped IPv6 address
+    counts as its IPv4 address.
+    """
+    try:
+        address = ipaddress.ip_address(ip.strip() if isinstance(ip, str) else "")
+    except ValueError:
+        raise ApiError(400, "missing_source_ip", "the request has no valid source IP") from None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def demo_hit(client, ip: str) -> int:
-    """Count one demo request for ``ip`` this hour; 429 past the limit."""
-    if not ip:
-        raise ApiError(400, "missing_source_ip", "the request has no source IP")
+    """Count one demo request for ``ip`` (see ``demo_source``) this hour; 429 past the limit."""
+    ip = demo_source(ip)
     limit = config.demo_limit()
     now = int(clock.now())
     try:
@@ -44,6 +62,34 @@ def demo_hit(client, ip: str) -> int:
             raise
         raise ApiError(429, "demo_limit_exceeded",
                        f"the demo allows {limit} requests per hour; sign up for an API key") from None
+    return int(response["Attributes"]["count"]["N"])
+
+
+def mail_hit(client, email_hash: str) -> int:
+    """Count one mail request for an address this hour; 429 ``mail_limit_exceeded`` past the limit.
+
+    Known and unknown addresses are counted alike, so the answer says nothing
+    about whether the address has an account.
+    """
+    limit = config.mail_limit()
+    now = int(clock.now())
+    try:
+        response = client.update_item(
+            TableName=config.api_keys_table(),
+            Key={"pk": to_attr(MAIL_PK.build(email_hash=email_hash)), "sk": to_attr(MAIL_SK.build(hour=clock.hour(now)))},
+            UpdateExpression="ADD #c :one SET #ttl = if_not_exists(#ttl, :ttl)",
+            ConditionExpression="attribute_not_exists(#c) OR #c < :limit",
+            ExpressionAttributeNames={"#c": "count", "#ttl": "ttl"},
+            ExpressionAttributeValues={":one": to_attr(1), ":limit": to_attr(limit),
+                                       ":ttl": to_attr(now + config.MAIL_COUNTER_TTL_S)},
+            ReturnValues="UPDATED_NEW",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        raise ApiError(429, "mail_limit_exceeded",
+                       f"at most {limit} links per address per hour; try again later",
+                       headers={"Retry-After": str(3600 - now % 3600)}) from None
     return int(response["Attributes"]["count"]["N"])
 
 

@@ -29,8 +29,12 @@ GITHUB_PK = KeyFormat("github_rate_limit#{shard}")
 GITHUB_SK = KeyFormat("{window}")
 RESET_PK = KeyFormat("SYSTEM#RESET_STATE")
 RESET_SK = KeyFormat("monthly_reset")
-FAILED_PK = KeyFormat("FAILED#{name}")
+FAILED_PK = KeyFormat("FAILED#{name}")  # name: see dlq.failed_key_name (bounded)
 FAILED_SK = KeyFormat("{timestamp}")
+FAILED_MESSAGE_PK = KeyFormat("FAILED_MESSAGE#{message_hash}")  # SHA-256 of the SQS message id
+FAILED_MESSAGE_SK = KeyFormat("MESSAGE")
+MAIL_PK = KeyFormat("mail#{email_hash}")
+MAIL_SK = KeyFormat("hour#{hour}")
 
 # -- indexes -------------------------------------------------------------------
 RISK_LEVEL_INDEX = Index("risk-level-index", Attr("risk_level"), Attr("last_updated"), "KEYS_ONLY")
@@ -202,12 +206,31 @@ API_KEYS = TableSpec(
             expect=({"pk": "SYSTEM#RESET_STATE", "sk": "monthly_reset"},),
         ),
         AccessPattern(
+            name="mail-counter",
+            description="Mail requests (signup and login links) for one address in one UTC hour.",
+            partition=MAIL_PK,
+            sort=SortCondition("=", MAIL_SK),
+            get_item=True,
+            example={"email_hash": _ALICE_HASH, "hour": "2026-11-22T10"},
+            expect=({"pk": f"mail#{_ALICE_HASH}", "sk": "hour#2026-11-22T10"},),
+        ),
+        AccessPattern(
+            name="failed-message-marker",
+            description="Marks an SQS message id as stored in a FAILED record (deduplicates redeliveries).",
+            partition=FAILED_MESSAGE_PK,
+            sort=SortCondition("=", FAILED_MESSAGE_SK),
+            get_item=True,
+            example={"message_hash": sha256_hex("example-msg-1")},
+            expect=({"pk": f"FAILED_MESSAGE#{sha256_hex('example-msg-1')}", "sk": "MESSAGE"},),
+        ),
+        AccessPattern(
             name="failed-messages",
-            description="Collector messages that failed permanently, newest first.",
+            description="Collector messages that failed permanently, newest first (sort key: the "
+            "message's SentTimestamp, ISO 8601 UTC with milliseconds).",
             partition=FAILED_PK,
             newest_first=True,
             example={"name": "left-pad"},
-            expect=({"pk": "FAILED#left-pad", "sk": "2026-11-21T09:31:00Z"},),
+            expect=({"pk": "FAILED#left-pad", "sk": "2026-11-21T09:31:00.000Z"},),
         ),
     ),
     examples=(
@@ -222,8 +245,15 @@ API_KEYS = TableSpec(
         {"pk": "github_rate_limit#3", "sk": "2026-11-22T10", "used": 120, "ttl": 4102444800},
         {"pk": "SYSTEM#RESET_STATE", "sk": "monthly_reset", "month": "2026-11",
          "status": "complete", "users_reset": 2, "updated_at": "2026-11-01T00:05:00Z"},
-        {"pk": "FAILED#left-pad", "sk": "2026-11-21T09:31:00Z", "message_id": "example-msg-1",
-         "error": "upstream registry timed out", "attempts": 3, "ttl": 4102444800},
+        {"pk": "FAILED#left-pad", "sk": "2026-11-21T09:31:00.000Z", "ecosystem": "npm", "name": "left-pad",
+         "message_id": "example-msg-1", "last_error": "TimeoutError: upstream registry timed out",
+         "retry_count": 3,
+         "original_message": '{"ecosystem": "npm", "name": "left-pad", "risk_level": "high", '
+                             '"last_updated": "2026-11-21T09:30:00Z"}',
+         "failed_at": "2026-11-21T09:33:10.412Z", "ttl": 4102444800},
+        {"pk": f"FAILED_MESSAGE#{sha256_hex('example-msg-1')}", "sk": "MESSAGE",
+         "failed_pk": "FAILED#left-pad", "failed_sk": "2026-11-21T09:31:00.000Z", "ttl": 4102444800},
+        {"pk": f"mail#{_ALICE_HASH}", "sk": "hour#2026-11-22T10", "count": 2, "ttl": 4102444800},
     ),
 )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
+from lambda_src.common import faults
 from lambda_src.common.api import ApiError
 from lambda_src.common.hashing import new_secret, sha256_hex
 from lambda_src.common.requests import build_request, from_item, to_attr, to_item
@@ -22,7 +23,10 @@ KEY_PREFIX = "dh_"
 
 
 def start(client, email: str) -> None:
-    """Create or refresh the PENDING record; existing users are told by mail."""
+    """Create or refresh the PENDING record; existing users are told by mail.
+
+    Runs in the mail worker, from the queue (see ``mail_requests``).
+    """
     ehash = users.email_hash(email)
     if users.key_records(users.user_records(client, ehash)):
         mailer.sender().send(to=email, kind="already_registered", link=f"{config.public_base_url()}/auth/magic-link")
@@ -93,6 +97,13 @@ def verify(client, raw_token: str) -> dict:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "TransactionCanceledException":
             raise
-        raise ApiError(400, "token_already_used", "the verification link was already used") from None
+        # Only a failed condition on the PENDING record means the token was
+        # consumed; throttling or a conflict cancels it too, and is retryable.
+        reasons = faults.transaction_reasons(exc)
+        if faults.classify(exc) is None and reasons and reasons[0] == "ConditionalCheckFailed":
+            raise ApiError(400, "token_already_used", "the verification link was already used") from None
+        if faults.classify(exc) is not None:
+            raise faults.TransientFault("unavailable", "the verification could not be completed; retry it") from None
+        raise
     return {"api_key": raw_key, "tier": record["tier"], "email": record["email"],
             "message": "store this key now: it is shown only once"}

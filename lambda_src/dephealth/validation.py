@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import re
 
+from lambda_src.common import decoding
 from lambda_src.common.api import ApiError
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}$")
+# The address as it will be hashed, stored and mailed: UTF-8 text without
+# controls, at most 254 characters (RFC 5321's limit on a path).
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,251}\.[^@\s.\x00-\x1f\x7f]{2,63}$")
+MAX_EMAIL = 254
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-.]{16,256}$")
 _ECOSYSTEM = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-_NAME = re.compile(r"^[A-Za-z0-9@][A-Za-z0-9@/._\-]{0,213}$")
+# npm (``@scope/name``, at most one slash), PyPI and dotted names, and Maven
+# ``group:artifact``; ``#`` never appears, so the packages key stays unambiguous.
+_NAME = re.compile(r"^(?:@[A-Za-z0-9][A-Za-z0-9._\-]{0,213}/)?[A-Za-z0-9][A-Za-z0-9._\-]*(?::[A-Za-z0-9][A-Za-z0-9._\-]*)?$")
+MAX_NAME = 214
 RISK_LEVELS = ("low", "medium", "high", "critical")
 
 
 def email(value) -> str:
-    if not isinstance(value, str) or not _EMAIL.match(value.strip()):
+    """A normalized address; only UTF-8-encodable text can be hashed, stored and mailed."""
+    if not decoding.clean_text(value) or len(value.strip()) > MAX_EMAIL or not _EMAIL.match(value.strip()):
         raise ApiError(400, "invalid_email", "a valid email address is required")
     return value.strip().lower()
 
 
 def token(value, code: str = "invalid_token") -> str:
-    if not isinstance(value, str) or not _TOKEN.match(value):
+    if not decoding.clean_text(value) or not _TOKEN.match(value):
         raise ApiError(400, code, "the token is missing or malformed")
     return value
 
@@ -32,7 +40,7 @@ def ecosystem(value) -> str:
 
 
 def package_name(value) -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not decoding.clean_text(value) or len(value) > MAX_NAME or not _NAME.match(value):
         raise ApiError(400, "invalid_package_name", "package name is missing or malformed")
     return value
 
@@ -47,9 +55,6 @@ def limit(value, default: int, maximum: int) -> int:
     if value in (None, ""):
         return default
     try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = 0
-    if not 1 <= number <= maximum:
-        raise ApiError(400, "invalid_limit", f"limit must be an integer from 1 to {maximum}")
-    return number
+        return decoding.ascii_int(value, code="invalid_limit", minimum=1, maximum=maximum, what="limit")
+    except decoding.DecodeError as exc:
+        raise ApiError(400, exc.code, exc.message) from None

@@ -22,9 +22,12 @@ Design
   pruned on every write, so an item holds at most 30 buckets. An event dated
   more than 30 days back cannot change any window and is acknowledged without
   a write; an event more than 5 minutes in the future is malformed.
-* **Idempotent by event id.** An event id is stored in the bucket of its day,
-  and an event whose id is already in that bucket is skipped. Ids live exactly
-  as long as the bucket that counted them, i.e. as long as they can matter.
+* **Idempotent by event id, whatever its timestamp.** An event id is stored
+  in the bucket of the day that counted it, and an event whose id is in *any*
+  bucket of the item is skipped, so the same id re-sent with a timestamp on
+  another day is not counted again. The check reads the item that the write
+  needs anyway: no extra request. Ids live as long as the bucket that
+  counted them (30 days), i.e. as long as they can change a window.
   The id check and the write are one conditional PutItem (optimistic lock on
   ``version``), so concurrent deliveries cannot both count an event. The four
   entity items of one event are written independently: a crash between them
@@ -234,11 +237,13 @@ def apply_events(client, table: str, events: list[Event], entity_id: str, entity
         version = current.get("version")
         days = prune(decode_days(current.get("days")), now)
         counted = []
+        known = {digest for bucket in days.values() for digest in str(bucket.get("ids") or "").split()}
         for event in events:
+            if event.digest in known:
+                continue
+            known.add(event.digest)
             bucket = dict(days.get(event.day) or {"s": 0, "ib": 0, "rs": 0, "rn": 0, "ids": ""})
             seen = str(bucket.get("ids") or "")
-            if event.digest in seen.split():
-                continue
             bucket["ids"] = f"{seen} {event.digest}".strip()
             if event.type == "session_completed":
                 bucket["s"] = int(bucket.get("s", 0)) + 1

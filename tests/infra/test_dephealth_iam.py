@@ -29,7 +29,13 @@ EXPECTED = {
     "AuthApi": _common("AuthApi")
     | _pairs(("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"), KEYS)
     | {("dynamodb:Query", f"{KEYS}/index/{schema.MAGIC_TOKEN_INDEX.name}"),
-       ("dynamodb:Query", f"{KEYS}/index/{schema.VERIFICATION_TOKEN_INDEX.name}")},
+       ("dynamodb:Query", f"{KEYS}/index/{schema.VERIFICATION_TOKEN_INDEX.name}"),
+       ("sqs:SendMessage", "MailQueue.Arn")},
+    "Mailer": _common("Mailer")
+    | _pairs(("dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"), KEYS)
+    | {("ses:SendEmail", "arn::ses:::identity/no-reply@dephealth.example")}
+    | _pairs(("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+              "sqs:ReceiveMessage"), "MailQueue.Arn"),
     "PackagesApi": _common("PackagesApi")
     | {("dynamodb:UpdateItem", KEYS), ("dynamodb:Query", f"{KEYS}/index/{schema.KEY_HASH_INDEX.name}"),
        ("dynamodb:GetItem", PKGS), ("dynamodb:BatchGetItem", PKGS),
@@ -96,7 +102,7 @@ def test_only_the_monthly_reset_may_scan(dev_templates):
 
 def test_roles_carry_no_managed_or_inline_policies(dev_templates):
     roles = [r for r in dev_templates["DepHealthService"]["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
-    assert len(roles) == 4
+    assert len(roles) == 5
     for role in roles:
         assert not role["Properties"].get("ManagedPolicyArns") and not role["Properties"].get("Policies")
         [statement] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
@@ -106,7 +112,7 @@ def test_roles_carry_no_managed_or_inline_policies(dev_templates):
 def test_functions_get_table_names_from_the_schema(dev_templates):
     functions = [r["Properties"] for r in dev_templates["DepHealthService"]["Resources"].values()
                  if r["Type"] == "AWS::Lambda::Function"]
-    assert len(functions) == 4
+    assert len(functions) == 5
     for fn in functions:
         env = fn["Environment"]["Variables"]
         assert env["PACKAGES_TABLE"] == schema.PACKAGES.table_name("dev")
@@ -117,17 +123,43 @@ def test_functions_get_table_names_from_the_schema(dev_templates):
 def test_queue_is_encrypted_tls_only_with_a_dlq_and_partial_batch_responses(dev_templates):
     resources = dev_templates["DepHealthService"]["Resources"]
     queues = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
-    assert len(queues) == 2 and all(q.get("SqsManagedSseEnabled") for q in queues.values())
-    main = next(q for q in queues.values() if "RedrivePolicy" in q)
-    assert main["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert len(queues) == 4 and all(q.get("SqsManagedSseEnabled") for q in queues.values())
+    redriven = sorted(k.rstrip("0123456789ABCDEF") for k, q in queues.items() if "RedrivePolicy" in q)
+    assert redriven == ["CollectorQueue", "MailQueue"]
+    assert all(q["RedrivePolicy"]["maxReceiveCount"] == 5 for q in queues.values() if "RedrivePolicy" in q)
     policies = [r["Properties"]["PolicyDocument"]["Statement"] for r in resources.values()
                 if r["Type"] == "AWS::SQS::QueuePolicy"]
-    assert len(policies) == 2
+    assert len(policies) == 4
     for statements in policies:
         assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
                    for s in statements)
-    [mapping] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert len(mappings) == 2
+    assert all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
+
+
+def _ses_statement(template):
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Policy":
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                if statement["Action"] == "ses:SendEmail":
+                    return statement
+    raise AssertionError("no ses:SendEmail statement")
+
+
+def test_mail_is_sent_from_the_context_identity_only(dev_templates):
+    from tests.synth import synth
+
+    statement = _ses_statement(dev_templates["DepHealthService"])
+    joined = "".join(p if isinstance(p, str) else "{%s}" % p.get("Ref") for p in statement["Resource"]["Fn::Join"][1])
+    assert joined == "arn:{AWS::Partition}:ses:{AWS::Region}:{AWS::AccountId}:identity/no-reply@dephealth.example"
+    service = synth("dev", (("mailFrom", "links@mail.example.org"),))["DepHealthService"]
+    statement = _ses_statement(service)
+    assert statement["Resource"]["Fn::Join"][1][-1] == ":identity/links@mail.example.org"
+    [mailer] = [r["Properties"] for r in service["Resources"].values()
+                if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"].endswith("mail_worker.handler")]
+    assert mailer["Environment"]["Variables"]["MAIL_FROM"] == "links@mail.example.org"
+    assert "PUBLIC_BASE_URL" in mailer["Environment"]["Variables"]
 
 
 def test_api_validates_requests_logs_access_and_throttles(dev_templates):

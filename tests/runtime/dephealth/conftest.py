@@ -62,22 +62,70 @@ def call(handler, event) -> tuple[int, dict]:
 
 
 class MailBox:
-    def __init__(self):
+    """Captures sent mail; ``deliver()`` runs the mail worker on what the auth routes queued.
+
+    The queue is a moto SQS queue, so requests travel the deployed path:
+    route -> SendMessage -> mail worker (SQS event) -> sender.
+    """
+
+    def __init__(self, queue_url: str | None = None):
         self.sent: list[dict] = []
         self.lock = threading.Lock()
+        self.queue_url = queue_url
 
     def send(self, *, to: str, kind: str, link: str) -> None:
         with self.lock:
             self.sent.append({"to": to, "kind": kind, "link": link})
 
+    def deliver(self) -> int:
+        """Hand every queued mail request to the mail worker; the number of requests."""
+        from lambda_src.common.aws_clients import client
+        from lambda_src.dephealth import mail_worker
+
+        sqs, handled = client("sqs"), 0
+        while self.queue_url:
+            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                           AttributeNames=["All"]).get("Messages", [])
+            if not messages:
+                return handled
+            result = mail_worker.handler(sqs_records(messages), LambdaContext())
+            failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+            for m in messages:
+                if m["MessageId"] not in failed:
+                    sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            handled += len(messages) - len(failed)
+            if failed:
+                return handled
+        return handled
+
     def token(self, kind: str) -> str:
+        self.deliver()
         link = [m for m in self.sent if m["kind"] == kind][-1]["link"]
         return parse_qs(urlparse(link).query)["token"][0]
 
 
+def sqs_records(messages: list[dict]) -> dict:
+    """An SQS -> Lambda event for messages received from (moto) SQS."""
+    return {"Records": [{
+        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+        "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:mail",
+        "awsRegion": "us-east-1"} for m in messages]}
+
+
 @pytest.fixture
-def mailbox():
-    box = MailBox()
+def mail_queue(aws, monkeypatch):
+    """The mail request queue (moto SQS), wired in as the stack wires it."""
+    import boto3
+
+    url = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="dephealth-mail")["QueueUrl"]
+    monkeypatch.setenv("MAIL_QUEUE_URL", url)
+    return url
+
+
+@pytest.fixture
+def mailbox(mail_queue):
+    box = MailBox(mail_queue)
     old = mailer.set_sender(box)
     yield box
     mailer.set_sender(old)

@@ -11,11 +11,16 @@ from lambda_src.dephealth import auth_api, clock
 from lambda_src.dephealth.schema import API_KEYS
 from tools.bench.counting import count_requests
 
-from .conftest import API_KEYS_TABLE, api_event, call, scan_all
+from .conftest import API_KEYS_TABLE, MailBox, api_event, call, scan_all
+
+
+def _records(ddb):
+    """The users' records (the per-address mail counters aside)."""
+    return [i for i in scan_all(ddb, API_KEYS_TABLE) if i["pk"].startswith("user_")]
 
 
 def _user_item(ddb, email):
-    items = [i for i in scan_all(ddb, API_KEYS_TABLE) if i.get("email") == email and i["sk"] != "PENDING"]
+    items = [i for i in _records(ddb) if i.get("email") == email and i["sk"] != "PENDING"]
     assert len(items) == 1
     return items[0]
 
@@ -24,7 +29,7 @@ def test_signup_stores_only_a_hashed_token_with_24h_ttl(aws, mailbox):
     status, body = call(auth_api.handler, api_event("signup", body={"email": "Dave@Example.com"}))
     assert (status, set(body)) == (202, {"message"})
     token = mailbox.token("verify")
-    [pending] = scan_all(aws, API_KEYS_TABLE)
+    [pending] = _records(aws)
     assert pending["sk"] == "PENDING" and pending["email"] == "dave@example.com"
     assert pending["verification_token"] == sha256_hex(token)
     assert 0 < pending["ttl"] - clock.now() <= 24 * 3600
@@ -36,7 +41,7 @@ def test_verify_creates_a_key_record_and_shows_the_key_once(aws, mailbox):
     token = mailbox.token("verify")
     status, body = call(auth_api.handler, api_event("verify", query={"token": token}))
     assert status == 201 and body["api_key"].startswith("dh_") and body["tier"] == "free"
-    items = scan_all(aws, API_KEYS_TABLE)
+    items = _records(aws)
     assert [i["sk"] for i in items] == [sha256_hex(body["api_key"])]
     assert items[0]["key_hash"] == sha256_hex(body["api_key"]) and items[0]["requests_this_month"] == 0
     dump = json.dumps(items)
@@ -47,16 +52,17 @@ def test_verify_creates_a_key_record_and_shows_the_key_once(aws, mailbox):
 
 def test_verify_rejects_an_expired_signup(aws, mailbox, monkeypatch):
     call(auth_api.handler, api_event("signup", body={"email": "frank@example.com"}))
+    token = mailbox.token("verify")
     later = clock.now() + 25 * 3600
     monkeypatch.setattr(clock, "now", lambda: later)
-    status, body = call(auth_api.handler, api_event("verify", query={"token": mailbox.token("verify")}))
+    status, body = call(auth_api.handler, api_event("verify", query={"token": token}))
     assert (status, body["error"]) == (400, "token_expired")
 
 
 def test_signup_of_an_existing_user_keeps_the_account(aws, user, mailbox):
     status, _ = call(auth_api.handler, api_event("signup", body={"email": user["email"]}))
-    assert status == 202 and mailbox.sent[-1]["kind"] == "already_registered"
-    assert [i["sk"] for i in scan_all(aws, API_KEYS_TABLE)] == [sha256_hex(user["api_key"])]
+    assert status == 202 and mailbox.deliver() == 1 and mailbox.sent[-1]["kind"] == "already_registered"
+    assert [i["sk"] for i in _records(aws)] == [sha256_hex(user["api_key"])]
 
 
 def test_magic_link_login_consumes_the_token_in_two_requests(aws, user, mailbox):
@@ -65,7 +71,7 @@ def test_magic_link_login_consumes_the_token_in_two_requests(aws, user, mailbox)
     token = mailbox.token("magic_link")
     record = _user_item(aws, user["email"])
     assert record["magic_token"] == sha256_hex(token) and record["magic_expires"] > clock.now()
-    assert token not in json.dumps(scan_all(aws, API_KEYS_TABLE))
+    assert token not in json.dumps(_records(aws))
 
     from lambda_src.common.aws_clients import dynamodb
 
@@ -82,7 +88,7 @@ def test_magic_link_login_consumes_the_token_in_two_requests(aws, user, mailbox)
 
 def test_magic_link_for_an_unknown_email_answers_the_same_and_stores_nothing(aws, mailbox):
     status, body = call(auth_api.handler, api_event("magic_link", body={"email": "nobody@example.com"}))
-    assert status == 202 and mailbox.sent == [] and scan_all(aws, API_KEYS_TABLE) == []
+    assert status == 202 and mailbox.deliver() == 1 and mailbox.sent == [] and _records(aws) == []
 
 
 def test_expired_and_unknown_tokens_have_their_own_codes(aws, user, mailbox, monkeypatch):
@@ -103,6 +109,7 @@ def test_a_newer_link_invalidates_the_older_one(aws, user, mailbox):
     call(auth_api.handler, api_event("magic_link", body={"email": user["email"]}))
     first = mailbox.token("magic_link")
     call(auth_api.handler, api_event("magic_link", body={"email": user["email"]}))
+    assert mailbox.deliver() == 1
     status, body = call(auth_api.handler, api_event("callback", query={"token": first}))
     assert (status, body["error"]) == (400, "invalid_token")
     status, _ = call(auth_api.handler, api_event("callback", query={"token": mailbox.token("magic_link")}))
@@ -132,14 +139,22 @@ def test_magic_token_index_is_the_schema_index(aws):
     assert {i.name for i in API_KEYS.indexes} == names
 
 
-def test_the_default_sender_logs_no_link_and_the_outbox_is_opt_in(aws, tmp_path, monkeypatch, capsys):
+def test_mail_goes_out_through_ses_from_the_configured_identity(aws, mail_queue, monkeypatch, capsys):
+    """No test double: the worker sends with SES (moto), from MAIL_FROM, and logs no link."""
+    import boto3
+    from moto.ses.models import ses_backends
+
     from lambda_src.dephealth import mailer
 
-    assert isinstance(mailer.sender(), mailer.LoggingMailSender)
-    mailer.sender().send(to="gina@example.com", kind="verify", link="https://x/verify?token=SECRET-TOKEN-123")
-    assert "SECRET-TOKEN-123" not in capsys.readouterr().out
-    monkeypatch.setenv("MAIL_OUTBOX_DIR", str(tmp_path / "outbox"))
-    call(auth_api.handler, api_event("signup", body={"email": "gina@example.com"}))
-    [mail] = [json.loads(p.read_text()) for p in (tmp_path / "outbox").iterdir()]
-    assert mail["kind"] == "verify" and "token=" in mail["link"]
-    assert (tmp_path / "outbox").stat().st_mode & 0o077 == 0
+    monkeypatch.setenv("MAIL_FROM", "no-reply@dephealth.test")
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress="no-reply@dephealth.test")
+    assert isinstance(mailer.sender(), mailer.SesMailSender)
+    status, _ = call(auth_api.handler, api_event("signup", body={"email": "gina@example.com"}))
+    assert status == 202
+    box = MailBox(mail_queue)  # drains the queue; the worker's sender stays SES
+    assert box.deliver() == 1 and box.sent == []
+    [sent] = ses_backends["123456789012"]["us-east-1"].sent_messages
+    assert sent.source == "no-reply@dephealth.test" and sent.destinations["ToAddresses"] == ["gina@example.com"]
+    token = sent.body.split("token=")[1].split()[0]
+    assert _records(aws)[0]["verification_token"] == sha256_hex(token)
+    assert token not in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -11,6 +12,9 @@ from lambda_src.dephealth import auth_api, packages_api
 from .conftest import api_event, call
 
 LONG = "a" * 300
+DEEP_CURSOR = base64.urlsafe_b64encode(("[" * 1000 + "]" * 1000).encode()).decode().rstrip("=")
+SURROGATE_CURSOR = base64.urlsafe_b64encode(
+    b'{"pk": "npm#x", "sk": "LATEST", "risk_level": "high", "last_updated": "\\ud800"}').decode().rstrip("=")
 CASES = [
     # (handler, fixture, overrides, status, error)
     (auth_api, "signup", {"raw_body": "{not json"}, 400, "invalid_json"),
@@ -42,6 +46,20 @@ CASES = [
     (packages_api, "packages_batch", {"body": {"packages": [{"ecosystem": "npm"}]}}, 400, "invalid_package_name"),
     (packages_api, "packages_batch", {"body": {"packages": [{"ecosystem": "npm", "name": "x"}] * 1001}},
      400, "invalid_packages"),
+    # lone surrogates, deep nesting, Unicode digits, oversized fields
+    (auth_api, "signup", {"raw_body": '{"email": "a\\ud800@example.com"}'}, 400, "invalid_json"),
+    (auth_api, "magic_link", {"raw_body": '{"email": "a\\udfff@example.com"}'}, 400, "invalid_json"),
+    (auth_api, "signup", {"raw_body": '{"email": ' + "[" * 1000 + "]" * 1000 + "}"}, 400, "invalid_json"),
+    (auth_api, "signup", {"body": {"email": "a" * 250 + "@example.com"}}, 400, "invalid_email"),
+    (packages_api, "packages_batch", {"raw_body": '{"packages": ' + "[" * 1000 + "]" * 1000 + "}"},
+     400, "invalid_json"),
+    (packages_api, "packages_by_risk", {"query": {"risk_level": "high", "limit": "²"}}, 400, "invalid_limit"),
+    (packages_api, "packages_by_risk", {"query": {"risk_level": "high", "limit": "①"}}, 400, "invalid_limit"),
+    (packages_api, "packages_by_risk", {"query": {"risk_level": "high", "cursor": DEEP_CURSOR}}, 400,
+     "invalid_cursor"),
+    (packages_api, "packages_by_risk", {"query": {"risk_level": "high", "cursor": SURROGATE_CURSOR}}, 400,
+     "invalid_cursor"),
+    (packages_api, "package_get", {"headers": {"x-api-key": "dh_\ud800_and_more"}}, 401, "invalid_api_key"),
 ]
 
 
@@ -70,3 +88,15 @@ def test_every_fixture_event_is_valid_json_with_a_route():
             "packages_batch", "sqs_collector", "scheduled_reset"} <= set(names)
     for name in names:
         json.loads((EVENTS / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("value", ["a\ud800@example.com", "\udfff@example.io", "x@\ud83d.example.com"])
+def test_the_email_validator_refuses_text_that_cannot_be_encoded(value):
+    """The queue message and the mail worker reach it without the body decoder in front."""
+    from lambda_src.common.api import ApiError
+    from lambda_src.dephealth import mail_worker, validation
+
+    with pytest.raises(ApiError) as raised:
+        validation.email(value)
+    assert raised.value.code == "invalid_email"
+    assert mail_worker.parse(json.dumps({"kind": "signup", "email": "ok@example.com"})) == ("signup", "ok@example.com")

@@ -29,6 +29,10 @@ def failed(aws):
     return [i for i in scan_all(aws, API_KEYS_TABLE) if i["pk"].startswith("FAILED#")]
 
 
+def markers(aws):
+    return [i for i in scan_all(aws, API_KEYS_TABLE) if i["pk"].startswith("FAILED_MESSAGE#")]
+
+
 @pytest.fixture
 def broken_collector(monkeypatch):
     def fail(client, message):
@@ -68,7 +72,11 @@ def test_transient_failures_are_retried_then_stored_once(aws, broken_collector):
     assert dlq.handler(sqs_event(receive_count=3), LambdaContext()) == {"batchItemFailures": []}
     [record] = failed(aws)
     assert record["pk"] == "FAILED#left-pad" and record["sk"] == "2026-11-18T11:06:40.000Z"
-    assert record["attempts"] == 3 and "timed out" in record["error"]
+    assert record["retry_count"] == 3 and "timed out" in record["last_error"]
+    assert (record["ecosystem"], record["name"]) == ("npm", "left-pad")
+    assert record["message_id"] == "059f36b4-87a3-44ab-83d2-661975830a7d"
+    assert json.loads(record["original_message"]) == json.loads(sqs_event()["Records"][0]["body"])
+    assert record["failed_at"].endswith("Z") and record["failed_at"][:4] == clock.iso()[:4]
     assert 89 * 86400 < record["ttl"] - clock.now() <= 90 * 86400
 
 
@@ -93,7 +101,8 @@ def test_two_messages_in_the_same_millisecond_both_survive(aws, broken_collector
 def test_an_invalid_message_is_stored_at_once(aws, body):
     assert dlq.handler(sqs_event(body=body), LambdaContext()) == {"batchItemFailures": []}
     [record] = failed(aws)
-    assert record["error"].startswith("invalid message") and record["attempts"] == 1
+    assert record["last_error"].startswith("invalid message") and record["retry_count"] == 1
+    assert record["original_message"] == body
 
 
 # -- monthly reset ---------------------------------------------------------------
@@ -124,35 +133,57 @@ def test_monthly_reset_zeroes_every_user_once(aws):
     assert again["skipped"] and again["users_reset"] == 0
 
 
-def test_a_crashed_reset_resumes_from_its_checkpoint(aws, monkeypatch):
+@pytest.mark.parametrize("crash_after", [3, 7, 10, 12, 18])
+def test_a_crashed_reset_resumes_and_counts_exactly(aws, monkeypatch, crash_after):
+    """A crash anywhere, mid-page included: the resumed run finishes, nobody is reset twice,
+    and the checkpoint's users_reset is exactly the number of users reset this month."""
     _users(aws, 20)
     real = monthly_reset._reset_user
     calls = {"n": 0}
 
-    def crash_after_ten(client, key, month):
+    def crash(client, key, month):
         calls["n"] += 1
-        if calls["n"] > 10:
+        if calls["n"] > crash_after:
             raise RuntimeError("Lambda timed out")
         return real(client, key, month)
 
-    monkeypatch.setattr(monthly_reset, "_reset_user", crash_after_ten)
+    monkeypatch.setattr(monthly_reset, "_reset_user", crash)
     with pytest.raises(RuntimeError):
         monthly_reset.run(dynamodb(), month="2026-12", page_size=5)
     state = _state(aws)
-    # The checkpoint counts whole pages only; the crashed page is scanned again.
-    assert state["status"] == "in_progress" and state["last_key"] and state["users_reset"] <= 10
+    assert state["status"] == "in_progress"
     checkpointed = state["users_reset"]
-    # Users counted after the partial reset must not be zeroed a second time.
+    # Users reset before the crash must not be zeroed a second time.
     reset_already = [pk for pk, used in _usage(aws).items() if used == 0]
+    assert len(reset_already) == crash_after
     for pk in reset_already:
         aws.update_item(TableName=API_KEYS_TABLE, Key={"pk": {"S": pk}, "sk": {"S": "key" + pk[5:]}},
                         UpdateExpression="SET requests_this_month = :n", ExpressionAttributeValues={":n": {"N": "2"}})
     monkeypatch.setattr(monthly_reset, "_reset_user", real)
     resumed = monthly_reset.run(dynamodb(), month="2026-12", page_size=5)
-    assert resumed["status"] == "complete" and resumed["users_reset"] == 10
+    assert resumed["status"] == "complete"
     usage = _usage(aws)
-    assert all(usage[pk] == 2 for pk in reset_already) and sum(v == 0 for v in usage.values()) == 10
-    assert _state(aws)["users_reset"] == checkpointed + 10
+    assert all(usage[pk] == 2 for pk in reset_already) and sum(v == 0 for v in usage.values()) == 20 - crash_after
+    assert _state(aws)["users_reset"] == 20 == checkpointed + resumed["users_reset"]
+
+
+def test_overlapping_runs_count_each_page_once(aws, atomic_moto):
+    """Two runs racing through the same month (real threads): every user reset once, counted once."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    _users(aws, 30)
+    barrier = Barrier(2)
+
+    def sweep(_):
+        barrier.wait()
+        return monthly_reset.run(dynamodb(), month="2027-02", page_size=3)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(sweep, range(2)))
+    if _state(aws)["status"] != "complete":
+        monthly_reset.run(dynamodb(), month="2027-02", page_size=3)
+    assert _state(aws)["users_reset"] == 30 and set(_usage(aws).values()) == {0}
 
 
 def test_a_run_short_of_time_pauses_and_the_next_one_finishes(aws):

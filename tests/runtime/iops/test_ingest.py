@@ -6,6 +6,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lambda_src.iops import ingest
 from tests.runtime.iops.conftest import METRICS, NOW, ib_call, metrics_item, session, sqs_event
@@ -209,3 +211,31 @@ def test_an_item_without_a_version_is_updated_not_retried_forever(aws):
     assert run(session("x", student_id="stu_4532")) == {"batchItemFailures": []}
     item = metrics_item(aws, "stu_4532")
     assert item["version"] == 1 and item["sessions_7d"] == 1  # windows derive from the day buckets
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=st.integers(min_value=0, max_value=29), second=st.integers(min_value=0, max_value=29),
+       kind=st.sampled_from(["session", "ib_call"]))
+def test_an_event_id_counts_once_whatever_its_timestamp(aws, monkeypatch, first, second, kind):
+    """The same event id re-sent dated on another day (any two days in the window) counts once,
+    with no request beyond the read the write needs."""
+    from tools.bench.counting import count_requests
+
+    aws.delete_item(TableName=METRICS, Key={"entity_id": {"S": "stu_1"}, "entity_type": {"S": "student"}})
+    monkeypatch.setattr("lambda_src.common.aws_clients.dynamodb", lambda: aws)
+    make = session if kind == "session" else ib_call
+    day = lambda n: f"{(NOW - timedelta(days=n)).date()}T08:00:00Z"  # noqa: E731
+    run(make("same-id", day(first)))
+    before = metrics_item(aws, "stu_1")
+    with count_requests(aws) as counter:
+        assert run(make("same-id", day(second))) == {"batchItemFailures": []}
+    assert dict(counter.by_operation) == {"GetItem": 1}
+    after = metrics_item(aws, "stu_1")
+    assert after["version"] == before["version"]
+    field = "sessions_30d" if kind == "session" else "ib_calls_14d"
+    assert after[field] == before[field] == (1 if kind == "session" or first < 14 else 0)
+
+
+def test_an_id_repeated_in_one_batch_on_two_days_counts_once(aws):
+    run(session("twice", "2026-11-20T08:00:00Z"), session("twice", "2026-11-21T08:00:00Z"))
+    assert metrics_item(aws, "stu_1")["sessions_7d"] == 1
