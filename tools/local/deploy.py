@@ -243,6 +243,21 @@ def running_resources(cfn, stacks: list[StackInfo], port: int) -> list[Resource]
     return out
 
 
+def verify_senders(cfn, ses, stacks: list[StackInfo]) -> list[str]:
+    """Verify the SES sender of every stack that publishes one (a ``MailFrom`` output).
+
+    On AWS the owner verifies the identity once (a mail or DNS record); the
+    local target accepts the verification call at once.
+    """
+    senders = []
+    for stack in stacks:
+        for output in cfn.describe_stacks(StackName=stack.stack_name)["Stacks"][0].get("Outputs", []):
+            if output["OutputKey"] == "MailFrom":
+                ses.verify_email_identity(EmailAddress=output["OutputValue"])
+                senders.append(output["OutputValue"])
+    return senders
+
+
 def shell_name(resource: Resource) -> str:
     """The variable a session uses for a resource: KV_URL, DEPHEALTH_URL, INGEST_QUEUE_URL, ..."""
     if resource.kind == "api":
@@ -328,6 +343,7 @@ def deploy_local(
             load_examples(ddb, table)
         table.items = item_count(ddb, table.name)
     resources = running_resources(cfn, stacks, port)
+    verify_senders(cfn, local.client("ses", port), stacks)
     timings["data"] = time.monotonic() - t
     return DeployResult(port, stage, stacks, tables, resources, timings)
 
