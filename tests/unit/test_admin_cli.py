@@ -122,8 +122,8 @@ def test_query_oldest_limit_and_pagination(capsys, loaded):
 
 
 def test_query_other_products_and_number_coercion(capsys, loaded):
-    low = run_json(capsys, "query", "low-health", "entity_type=student", "health_score=70")
-    assert [i["entity_id"] for i in low["items"]] == ["stu_2203", "stu_4532"]
+    low = run_json(capsys, "query", "low-health", "entity_type=student", "health_score=80")
+    assert [i["entity_id"] for i in low["items"]] == ["stu_2203", "stu_4532"]  # 41, then 72
     kv = run_json(capsys, "query", "kv:user-by-id", "userId=u_ada")
     assert kv["items"][0]["email"] == "ada@example.com"
     keys = run_json(capsys, "query", "keys-by-prefix", "ns=config", "prefix=feature/", "--table", "kv.data")
@@ -197,7 +197,7 @@ def test_get(capsys, loaded):
     item = run_json(capsys, "get", "mfh.users", f"user_id={U1}")
     assert item["email"] == "maria@example.com"
     item = run_json(capsys, "get", "iops.metrics", "entity_id=stu_4532", "entity_type=student")
-    assert item["health_score"] == 62
+    assert item["health_score"] == 72  # the source design's example item
     code, out, _ = run(capsys, "get", "mfh-dev-platforms", "platform_id=plat_keap")
     assert code == 0 and "oauth2" in out
     got = assert_usage_error(capsys, "get", "mfh.users", "user_id=user:nobody", code=1, contains="no item")
