@@ -11,7 +11,7 @@ import json
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
 
-from lambda_src.common.catalog import ALL_TABLES, PRODUCTS, find_table
+from lambda_src.common.catalog import ALL_TABLES, PRODUCTS
 from lambda_src.common.requests import build_request, from_item, to_attr, to_item
 from lambda_src.common.schema_types import STAGES, AccessPattern, SchemaError, TableSpec
 from tools.admin.connect import Connection
@@ -27,19 +27,30 @@ def known_tables() -> str:
     return ", ".join(spec.alias for spec in ALL_TABLES)
 
 
-def resolve_table(name: str, stage: str) -> TableSpec:
+def tables(stage: str, context: Mapping[str, Any] | None = None) -> tuple[TableSpec, ...]:
+    """Every table as deployed at ``stage`` under the CDK ``context`` (see tools.admin.context)."""
+    from tools.admin.context import apply
+
+    return tuple(apply(spec, context or {}, stage) for spec in ALL_TABLES)
+
+
+def product_tables(product: str, stage: str, context: Mapping[str, Any] | None = None) -> tuple[TableSpec, ...]:
+    return tuple(s for s in tables(stage, context) if s.product == product)
+
+
+def resolve_table(name: str, stage: str, context: Mapping[str, Any] | None = None) -> TableSpec:
     """A table by alias (``mfh.users``) or deployed name (``mfh-dev-users``)."""
-    try:
-        return find_table(name, stage)
-    except KeyError:
-        pass
+    specs = tables(stage, context)
+    for spec in specs:
+        if name in (spec.alias, spec.table_name(stage)):
+            return spec
     for other in STAGES:
         if other == stage:
             continue
-        for spec in ALL_TABLES:
+        for spec in tables(other, context):
             if name == spec.table_name(other):
                 raise UsageError(f"table {name!r} is a {other} table: pass --stage {other}")
-    choices = [s.alias for s in ALL_TABLES] + [s.table_name(stage) for s in ALL_TABLES]
+    choices = [s.alias for s in specs] + [s.table_name(stage) for s in specs]
     close = difflib.get_close_matches(name, choices, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise UsageError(f"unknown table {name!r}{hint} (known: {known_tables()})")
@@ -49,21 +60,22 @@ def qualified(spec: TableSpec, pattern: AccessPattern) -> str:
     return f"{spec.alias}:{pattern.name}"
 
 
-def _tables_named(name: str, stage: str) -> tuple[TableSpec, ...]:
+def tables_named(name: str, stage: str, context: Mapping[str, Any] | None = None) -> tuple[TableSpec, ...]:
     """A table, or every table of a product (``mfh``), named on the command line."""
     if name in PRODUCTS:
-        return PRODUCTS[name]
-    return (resolve_table(name, stage),)
+        return product_tables(name, stage, context)
+    return (resolve_table(name, stage, context),)
 
 
-def resolve_pattern(name: str, table: str | None, stage: str) -> tuple[TableSpec, AccessPattern]:
+def resolve_pattern(name: str, table: str | None, stage: str,
+                    context: Mapping[str, Any] | None = None) -> tuple[TableSpec, AccessPattern]:
     """``PATTERN``, ``TABLE:PATTERN`` or ``PRODUCT:PATTERN``, optionally with ``--table``."""
     if ":" in name:
         prefix, name = name.rsplit(":", 1)
         if table and prefix != table:
             raise UsageError(f"pattern names table {prefix!r} but --table says {table!r}")
         table = prefix
-    specs = _tables_named(table, stage) if table else ALL_TABLES
+    specs = tables_named(table, stage, context) if table else tables(stage, context)
     matches = [(s, p) for s in specs for p in s.access_patterns if p.name == name]
     if len(matches) == 1:
         return matches[0]
@@ -264,13 +276,13 @@ def put_item(conn: Connection, spec: TableSpec, item: Mapping[str, Any], stage: 
         response = conn.call("put_item", **kwargs)
     except Failure as exc:
         if no_overwrite and "condition failed" in str(exc):
-            raise Failure(f"{spec.alias}: an item with key {_show_key(key)} already exists (nothing written)") from exc
+            raise Failure(f"{spec.alias}: an item with key {show_key(key)} already exists (nothing written)") from exc
         raise
     return {"table": spec.table_name(stage), "key": from_item(key_attr_values(key)),
             "replaced": "Attributes" in response}
 
 
-def _show_key(key: Mapping[str, Any]) -> str:
+def show_key(key: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in from_item(key_attr_values(key)).items())
 
 
@@ -319,7 +331,7 @@ def update_item(
         response = conn.call("update_item", **kwargs)
     except Failure as exc:
         if "condition failed" in str(exc):
-            raise Failure(f"{spec.alias}: no item with key {_show_key(key)} (nothing updated)") from exc
+            raise Failure(f"{spec.alias}: no item with key {show_key(key)} (nothing updated)") from exc
         raise
     return from_item(response.get("Attributes", {}))
 
@@ -337,7 +349,7 @@ def delete_item(conn: Connection, spec: TableSpec, key: Mapping[str, Any], stage
         )
     except Failure as exc:
         if "condition failed" in str(exc):
-            raise Failure(f"{spec.alias}: no item with key {_show_key(key)} (nothing deleted)") from exc
+            raise Failure(f"{spec.alias}: no item with key {show_key(key)} (nothing deleted)") from exc
         raise
     return from_item(response.get("Attributes", {}))
 
