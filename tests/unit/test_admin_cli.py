@@ -435,3 +435,49 @@ def test_human_output_of_writes(capsys, loaded, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     code, out, err = run(capsys, "delete", "mfh.platforms", "platform_id=plat_h", "--yes")
     assert code == 0 and "deleted from mfh-dev-platforms" in out and "plat_h" in out, err
+
+
+# -- CDK context: tableName / gsiName, read as the app reads them -------------------
+KV_CONTEXT = (("tableName", "kv-custom-data"), ("gsiName", "ByParent"))
+
+
+@pytest.fixture
+def custom_kv(aws):
+    """The KV table as the app synthesizes it under -c tableName=... -c gsiName=..."""
+    from lambda_src.kv import schema as kv
+    from tests.synth import synth
+    from tools.cfn_tables import create_tables
+
+    create_tables(aws, [synth("dev", KV_CONTEXT)["KvStorageData"]])
+    for item in kv.TABLE.examples:
+        aws.put_item(TableName="kv-custom-data", Item=to_item(item))
+    return aws
+
+
+def test_context_overrides_name_the_kv_table_and_index(custom_kv, capsys):
+    flags = [arg for key, value in KV_CONTEXT for arg in ("-c", f"{key}={value}")]
+    keys = run_json(capsys, *flags, "query", "kv.data:keys-by-prefix", "ns=config", "prefix=feature/")
+    assert keys["table"] == "kv-custom-data" and keys["index"] == "ByParent"
+    assert [i["key"] for i in keys["items"]] == ["feature/beta-search", "feature/dark-mode"]
+    user = run_json(capsys, *flags, "get", "kv-custom-data", "PK=USER#u_ada", "SK=METADATA")
+    assert user["email"] == "ada@example.com"
+    tables = {t["alias"]: t for t in run_json(capsys, *flags, "tables")}
+    assert tables["kv.data"]["table"] == "kv-custom-data"
+    assert [i["name"] for i in tables["kv.data"]["indexes"]] == ["ByParent"]
+    # without the overrides the CLI names the default table, which holds nothing here
+    empty = run_json(capsys, "query", "kv.data:keys-by-prefix", "ns=config", "prefix=feature/")
+    assert empty["table"] == "kv-storage-data" and empty["items"] == []
+
+
+def test_context_comes_from_cdk_json_then_overrides(tmp_path, monkeypatch, capsys):
+    from tools.admin import context
+
+    cdk_json = tmp_path / "cdk.json"
+    cdk_json.write_text(json.dumps({"app": "x", "context": {"tableName": "kv-from-cdk-json", "gsiName": "G"}}))
+    monkeypatch.setattr(context, "CDK_JSON", cdk_json)
+    tables = {t["alias"]: t for t in run_json(capsys, "tables")}
+    assert tables["kv.data"]["table"] == "kv-from-cdk-json"
+    assert [i["name"] for i in tables["kv.data"]["indexes"]] == ["G"]
+    tables = {t["alias"]: t for t in run_json(capsys, "-c", "tableName=kv-cli", "tables")}
+    assert tables["kv.data"]["table"] == "kv-cli"
+    assert_usage_error(capsys, "-c", "tableName", "tables", contains="-c expects key=value")

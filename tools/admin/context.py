@@ -20,14 +20,15 @@ from tools.admin.errors import UsageError
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 
 
-def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+def cdk_json_context(path: Path | None = None) -> dict[str, Any]:
+    path = path or CDK_JSON
     try:
         return dict(json.loads(path.read_text())["context"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"cannot read the context of {path}: {exc}") from exc
 
 
-def load(overrides: Iterable[str] = (), path: Path = CDK_JSON) -> dict[str, Any]:
+def load(overrides: Iterable[str] = (), path: Path | None = None) -> dict[str, Any]:
     """cdk.json's context with ``key=value`` overrides applied."""
     context = cdk_json_context(path)
     for pair in overrides:
