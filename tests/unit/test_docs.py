@@ -121,3 +121,56 @@ def test_metrics_stream_verification_and_troubleshooting():
                  "Permission denied", "aws dynamodb wait table-not-exists"):
         assert step in section, step
     assert "AWS_ENDPOINT_URL=http://localhost:4566" in TEXT
+
+
+def _as_request(command: str) -> tuple[str, dict]:
+    """Read a documented ``aws dynamodb`` command back into a boto3 request."""
+    import json
+    import shlex
+
+    words = shlex.split(command.replace("\\\n", " "))
+    assert words[:2] == ["aws", "dynamodb"], command
+    operation, args = words[2], words[3:]
+    kwargs: dict = {}
+    flags = {"--table-name": "TableName", "--index-name": "IndexName", "--key": "Key",
+             "--key-condition-expression": "KeyConditionExpression",
+             "--expression-attribute-names": "ExpressionAttributeNames",
+             "--expression-attribute-values": "ExpressionAttributeValues", "--max-items": "Limit"}
+    i = 0
+    while i < len(args):
+        flag = args[i]
+        if flag == "--no-scan-index-forward":
+            kwargs["ScanIndexForward"] = False
+            i += 1
+            continue
+        value = args[i + 1]
+        if flag in ("--key", "--expression-attribute-names", "--expression-attribute-values"):
+            value = json.loads(value)
+        elif flag == "--max-items":
+            value = int(value)
+        kwargs[flags[flag]] = value
+        i += 2
+    return operation.replace("-", "_"), kwargs
+
+
+PATTERNS = [(s, p) for s in ALL_TABLES for p in s.access_patterns]
+
+
+@pytest.mark.parametrize("spec,pattern", PATTERNS, ids=[f"{s.alias}:{p.name}" for s, p in PATTERNS])
+def test_documented_cli_commands_return_the_patterns_items(aws, spec, pattern):
+    from lambda_src.common.requests import from_item, to_item
+
+    for item in spec.examples:
+        aws.put_item(TableName=spec.table_name("dev"), Item=to_item(item))
+    command = docs_gen.cli_command(spec, pattern)
+    assert command in TEXT
+    operation, kwargs = _as_request(command)
+    response = getattr(aws, operation)(**kwargs)
+    items = [response["Item"]] if "Item" in response else response.get("Items", [])
+    got = [spec.key_of(from_item(i)) for i in items]
+    expected = [spec.key_of(k) for k in pattern.expect]
+    _, sort_attr = spec.pattern_keys(pattern)
+    if sort_attr is None:
+        assert sorted(map(repr, got)) == sorted(map(repr, expected))
+    else:
+        assert got == expected
