@@ -481,3 +481,18 @@ def test_context_comes_from_cdk_json_then_overrides(tmp_path, monkeypatch, capsy
     tables = {t["alias"]: t for t in run_json(capsys, "-c", "tableName=kv-cli", "tables")}
     assert tables["kv.data"]["table"] == "kv-cli"
     assert_usage_error(capsys, "-c", "tableName", "tables", contains="-c expects key=value")
+
+
+def test_cli_uses_only_the_public_surface_of_core_and_core_parses_no_text():
+    import ast
+    from pathlib import Path
+
+    from tools.admin import cli, core
+
+    tree = ast.parse(Path(cli.__file__).read_text())
+    private = sorted({node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+                      and isinstance(node.value, ast.Name) and node.value.id == "core"
+                      and node.attr.startswith("_")})
+    assert private == []
+    assert not [name for name in vars(core) if name.startswith("parse_") or name == "set_value"]
+    assert "argparse" not in Path(core.__file__).read_text()

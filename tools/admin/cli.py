@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from lambda_src.common.catalog import ALL_TABLES
 from lambda_src.common.schema_types import STAGES, TableSpec
 from lambda_src.iops import schema as iops_schema
-from tools.admin import core
+from tools.admin import core, parsing
 from tools.admin.errors import AdminError, Failure, UsageError
 
 PROG = "dynamo-admin"
@@ -411,8 +411,8 @@ class App:
     # query --------------------------------------------------------------------
     def cmd_query(self) -> None:
         spec, pattern = core.resolve_pattern(self.args.pattern, self.args.table, self.stage, self.context)
-        params = core.parse_pairs(self.args.params, "name=value")
-        start = core.parse_json(self.args.start_key, "--start-key") if self.args.start_key else None
+        params = parsing.parse_pairs(self.args.params, "name=value")
+        start = parsing.parse_json(self.args.start_key, "--start-key") if self.args.start_key else None
         if start is not None and not isinstance(start, dict):
             raise UsageError("--start-key must be a JSON object")
         result = core.run_pattern(
@@ -430,7 +430,7 @@ class App:
     # get / put / update / delete ---------------------------------------------
     def cmd_get(self) -> None:
         spec = self.table()
-        key = core.parse_key(spec, self.args.key)
+        key = parsing.parse_key(spec, self.args.key)
         item = core.get_item(self.conn, spec, key, self.stage)
         if item is None:
             raise Failure(f"{spec.alias}: no item with key {core.show_key(key)}")
@@ -449,7 +449,7 @@ class App:
                     text = handle.read()
             except OSError as exc:
                 raise UsageError(f"cannot read {text[1:]}: {exc.strerror}") from exc
-        item = core.parse_json(text, "ITEM")
+        item = parsing.parse_json(text, "ITEM")
         result = core.put_item(self.conn, spec, item, self.stage, no_overwrite=self.args.no_overwrite)
         if self.out.as_json:
             return self.out.json(result)
@@ -458,7 +458,7 @@ class App:
 
     def cmd_update(self) -> None:
         spec = self.table()
-        key = core.parse_key(spec, self.args.key)
+        key = parsing.parse_key(spec, self.args.key)
         sets: dict[str, Any] = {}
         for raw in self.args.sets:
             if "=" not in raw or raw.startswith("=") or raw.startswith(":="):
@@ -468,7 +468,7 @@ class App:
             name = name[:-1] if is_json else name
             if name in sets:
                 raise UsageError(f"{name!r} given twice")
-            sets[name] = core.set_value(spec, name, value, is_json)
+            sets[name] = parsing.set_value(spec, name, value, is_json)
         item = core.update_item(self.conn, spec, key, sets, self.args.removes, self.stage)
         if self.out.as_json:
             return self.out.json(item)
@@ -476,7 +476,7 @@ class App:
 
     def cmd_delete(self) -> None:
         spec = self.table()
-        key = core.parse_key(spec, self.args.key)
+        key = parsing.parse_key(spec, self.args.key)
         if not self.args.yes and not _is_tty(sys.stdin):
             raise UsageError("refusing to delete without --yes: stdin is not a terminal")
         if not self.args.yes:
@@ -505,7 +505,7 @@ class App:
     # scan / count -------------------------------------------------------------
     def cmd_scan(self) -> None:
         spec = self.table()
-        start = core.parse_json(self.args.start_key, "--start-key") if self.args.start_key else None
+        start = parsing.parse_json(self.args.start_key, "--start-key") if self.args.start_key else None
         if start is not None and not isinstance(start, dict):
             raise UsageError("--start-key must be a JSON object")
         result = core.scan(self.conn, spec, self.stage, limit=self.args.limit, index=self.args.index,

@@ -1,4 +1,7 @@
-"""Table and pattern lookup, key parsing and the DynamoDB operations of the CLI.
+"""Table and pattern lookup, item checks and the DynamoDB operations of the CLI.
+
+Its public functions take Python values (typed keys, item dicts, parameter
+mappings); turning command-line text into them is ``tools.admin.parsing``.
 
 Everything here is driven by the ``TableSpec`` declarations; no table name,
 key attribute or index name is written in this package.
@@ -7,7 +10,6 @@ key attribute or index name is written in this package.
 from __future__ import annotations
 
 import difflib
-import json
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
 
@@ -89,48 +91,13 @@ def resolve_pattern(name: str, table: str | None, stage: str,
     raise UsageError(f"unknown pattern {name!r}{where}{hint} (known: {', '.join(names)})")
 
 
-# -- command-line values -----------------------------------------------------
-def parse_pairs(pairs: Iterable[str], what: str = "key=value") -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        if "=" not in pair or pair.startswith("="):
-            raise UsageError(f"expected {what}, got {pair!r}")
-        name, value = pair.split("=", 1)
-        if name in out:
-            raise UsageError(f"{name!r} given twice")
-        out[name] = value
-    return out
-
-
+# -- keys and item checks (the CLI's text parsing is tools/admin/parsing.py) ---
 def key_usage(spec: TableSpec) -> str:
     return " ".join(f"{a.name}=<{'number' if a.type == 'N' else 'string'}>" for a in spec.key_attrs)
 
 
-def parse_key(spec: TableSpec, pairs: Iterable[str]) -> dict[str, Any]:
-    """``user_id=...`` pairs -> the primary key, typed from the key schema."""
-    values = parse_pairs(pairs)
-    names = [a.name for a in spec.key_attrs]
-    unknown = [n for n in values if n not in names]
-    if unknown:
-        raise UsageError(f"{spec.alias}: {', '.join(unknown)} not a key attribute (key: {key_usage(spec)})")
-    missing = [n for n in names if values.get(n) in (None, "")]
-    if missing:
-        raise UsageError(f"{spec.alias}: missing key part(s) {', '.join(missing)} (key: {key_usage(spec)})")
-    try:
-        return {a.name: a.coerce(values[a.name]) for a in spec.key_attrs}
-    except SchemaError as exc:
-        raise UsageError(f"{spec.alias}: {exc}") from exc
-
-
 def key_attr_values(key: Mapping[str, Any]) -> dict:
     return {name: to_attr(value) for name, value in key.items()}
-
-
-def parse_json(text: str, what: str) -> Any:
-    try:
-        return json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
 
 
 def check_types(spec: TableSpec, item: Mapping[str, Any]) -> None:
@@ -150,24 +117,6 @@ def check_types(spec: TableSpec, item: Mapping[str, Any]) -> None:
         value = item[ttl]
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
             raise UsageError(f"{spec.alias}: TTL attribute {ttl} must be epoch seconds (a number), got {value!r}")
-
-
-def set_value(spec: TableSpec, name: str, raw: str, is_json: bool) -> Any:
-    """A ``--set`` value: ``a=text`` is a string, ``a:=json`` a JSON value."""
-    value: Any = parse_json(raw, f"--set {name}") if is_json else raw
-    kind = spec.attribute_types.get(name)
-    if kind == "N" and isinstance(value, str):
-        try:
-            value = Decimal(value)
-        except Exception:
-            raise UsageError(f"{spec.alias}: {name} must be a number, got {raw!r}") from None
-    if name == spec.ttl_attribute and isinstance(value, str):
-        try:
-            value = Decimal(value)
-        except Exception:
-            raise UsageError(f"{spec.alias}: TTL attribute {name} must be epoch seconds, got {raw!r}") from None
-    check_types(spec, {name: value})
-    return value
 
 
 # -- operations --------------------------------------------------------------
