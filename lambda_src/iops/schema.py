@@ -165,7 +165,7 @@ INSIGHTS = TableSpec(
     ),
     examples=(
         {**_A1, "alert_id": "alrt_5f1c", "entity_id": "stu_4532", "prediction_type": "churn_risk",
-         "risk_score": 84, "explanation": "Health score fell to 62 (below 70) with 3 IB calls in 7 days.",
+         "risk_score": 84, "explanation": "Health score 72 with 3 IB calls in 14 days and a falling rating.",
          "recommendations": ["Schedule a check-in call", "Offer a tutor change"],
          "timestamp": "2026-11-22T09:16:00Z", "model_used": "rules-v1", "ttl": 4102444800},
         {**_A2, "alert_id": "alrt_41aa", "entity_id": "stu_4532", "prediction_type": "churn_risk",
