@@ -24,6 +24,7 @@ from stacks import dephealth, iops, kv, mfh  # noqa: E402
 from stacks.settings import AppSettings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
+DEFAULT_REGION = "us-east-1"
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -48,8 +49,10 @@ def build_app(
     stage = str(app.node.try_get_context("stage") or "dev")
     if stage not in STAGES:
         raise SystemExit(f"unknown stage {stage!r}: use one of {', '.join(STAGES)}")
+    # Both source apps deploy to us-east-1 when the CLI gives no region.
     env = cdk.Environment(
-        account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
+        region=os.environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION,
     )
     settings = AppSettings(
         stage=stage,

@@ -31,6 +31,17 @@ from .data import ProductDataStack
 from .iops_intelligence import IOpsIntelligenceStack
 
 EXPORT_PREFIX = "IOpsDashboard"
+# The source design's stack and output descriptions, word for word.
+CORE_DESCRIPTION = "Core infrastructure for Intelligent Operations Dashboard"
+DATABASE_DESCRIPTION = "DynamoDB tables for metrics and insights"
+INTELLIGENCE_DESCRIPTION = "AI inference and alerting"
+EXPORT_DESCRIPTIONS = {
+    "MetricsTableName": "DynamoDB table for operational metrics",
+    "MetricsTableArn": "ARN of metrics table",
+    "InsightsTableName": "DynamoDB table for AI insights",
+    "InsightsTableArn": "ARN of insights table",
+    "MetricsTableStreamArn": "DynamoDB stream ARN for real-time updates",
+}
 # Item-level read/write: what the metric ingest and insight writers call.
 READ_WRITE_ACTIONS = (
     "dynamodb:BatchGetItem",
@@ -85,7 +96,8 @@ class IOpsCoreStack(Stack):
                 report_batch_item_failures=True,
             )
         )
-        CfnOutput(self, "IngestQueueUrl", value=self.ingest_queue.queue_url)
+        CfnOutput(self, "IngestQueueUrl", value=self.ingest_queue.queue_url,
+                  description="SQS queue for session and IB-call events (metric ingest)")
         self._recompute(stage)
 
     def _recompute(self, stage: str) -> None:
@@ -154,16 +166,19 @@ class IOpsDatabaseStack(ProductDataStack):
             "MetricsTableStreamArn": self.metrics.table.table_stream_arn,
         }
         for name, value in exports.items():
-            CfnOutput(self, name, value=value, export_name=f"{EXPORT_PREFIX}-{name}")
+            CfnOutput(self, name, value=value, export_name=f"{EXPORT_PREFIX}-{name}",
+                      description=EXPORT_DESCRIPTIONS[name])
 
 
 def build(app, settings) -> dict:
     """Add the IOps dashboard's stacks; ``iopsProvisioned`` switches on provisioned mode."""
-    core = IOpsCoreStack(app, "IOpsDashboardCore", **settings.stack_kwargs("IOpsDashboard", "Core"))
+    core = IOpsCoreStack(app, "IOpsDashboardCore", description=CORE_DESCRIPTION,
+                         **settings.stack_kwargs("IOpsDashboard", "Core"))
     database = IOpsDatabaseStack(
         app,
         "IOpsDashboardDatabase",
         execution_role=core.execution_role,
+        description=DATABASE_DESCRIPTION,
         provisioned=ProvisionedCapacity() if settings.flag("iopsProvisioned") else None,
         **settings.stack_kwargs("IOpsDashboard", "Database"),
     )
@@ -172,6 +187,7 @@ def build(app, settings) -> dict:
         "IOpsDashboardIntelligence",
         metrics_stream_arn=Fn.import_value(f"{EXPORT_PREFIX}-MetricsTableStreamArn"),
         insights_table_arn=Fn.import_value(f"{EXPORT_PREFIX}-InsightsTableArn"),
+        description=INTELLIGENCE_DESCRIPTION,
         **settings.stack_kwargs("IOpsDashboard", "Intelligence"),
     )
     intelligence.add_stack_dependency(database, "reads the database stack's exports")

@@ -105,7 +105,8 @@ class IOpsIntelligenceStack(Stack):
         )
         # Lambda checks its stream permissions when the mapping is created.
         mapping.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
-        CfnOutput(self, "AlertTopicArn", value=self.alert_topic.topic_arn)
+        CfnOutput(self, "AlertTopicArn", value=self.alert_topic.topic_arn,
+                  description="SNS topic for risk alerts")
 
 
 def _SqsOnFailure(queue: sqs.IQueue):

@@ -102,6 +102,7 @@ class Index:
     sort: Attr | None = None
     projection: Projection = "ALL"
     non_key_attributes: tuple[str, ...] = ()
+    use_case: str = ""  # what the index is for, in the docs (else its patterns say)
 
     @property
     def key_names(self) -> tuple[str, ...]:
@@ -161,6 +162,69 @@ class AccessPattern:
         return tuple(names)
 
 
+# DynamoDB attribute type descriptors an item attribute may be declared with.
+ItemType = Literal["S", "N", "B", "BOOL", "NULL", "L", "M", "SS", "NS", "ANY"]  # ANY: any JSON value
+
+
+def item_type(value: Any) -> str:
+    """The DynamoDB type descriptor boto3 would write for a Python value."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, (int, float, Decimal)):
+        return "N"
+    if isinstance(value, str):
+        return "S"
+    if isinstance(value, (bytes, bytearray)):
+        return "B"
+    if isinstance(value, (list, tuple)):
+        return "L"
+    if isinstance(value, Mapping):
+        return "M"
+    if isinstance(value, (set, frozenset)):
+        return "NS" if value and all(isinstance(v, (int, float, Decimal)) for v in value) else "SS"
+    raise SchemaError(f"no DynamoDB type for {value!r}")
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """An item attribute as the docs describe it: name, DynamoDB type, meaning.
+
+    ``optional`` marks an attribute that only some items of the kind carry.
+    """
+
+    name: str
+    type: ItemType
+    description: str
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """One kind of item in a multi-record table, told apart by its key formats."""
+
+    name: str
+    description: str
+    partition: KeyFormat
+    sort: KeyFormat | None = None
+    attributes: tuple[Attribute, ...] = ()
+
+    def matches(self, spec: "TableSpec", item: Mapping[str, Any]) -> bool:
+        formats = ((spec.partition, self.partition), (spec.sort, self.sort))
+        for attr, fmt in formats:
+            if attr is None or fmt is None:
+                continue
+            value = item.get(attr.name)
+            if not isinstance(value, str):
+                return False
+            try:
+                fmt.parse(value)
+            except SchemaError:
+                return False
+        return True
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """Everything about one table that any part of the project needs."""
@@ -178,6 +242,10 @@ class TableSpec:
     prod: Protection = PROD_PROTECTION
     access_patterns: tuple[AccessPattern, ...] = ()
     examples: tuple[Mapping[str, Any], ...] = ()
+    # The item attributes, for the docs: ``attributes`` for a table of one
+    # kind of item, ``record_kinds`` (first match wins) for a table of several.
+    attributes: tuple[Attribute, ...] = ()
+    record_kinds: tuple[RecordKind, ...] = ()
 
     def __post_init__(self) -> None:
         index_names = {i.name for i in self.indexes}
@@ -188,6 +256,23 @@ class TableSpec:
                 )
             if pattern.get_item and (pattern.index or (self.sort and not pattern.sort)):
                 raise SchemaError(f"{self.alias}: {pattern.name} cannot be a GetItem")
+
+    # -- item attributes -------------------------------------------------------
+    def record_kind(self, item: Mapping[str, Any]) -> RecordKind | None:
+        """The first declared record kind whose key formats the item's keys fit."""
+        for kind in self.record_kinds:
+            if kind.matches(self, item):
+                return kind
+        return None
+
+    def declared_attributes(self, item: Mapping[str, Any]) -> tuple[Attribute, ...]:
+        """The attributes declared for the kind of ``item`` (its table's, if one kind)."""
+        if self.record_kinds:
+            kind = self.record_kind(item)
+            if kind is None:
+                raise SchemaError(f"{self.alias}: no declared record kind fits {self.key_of(item)}")
+            return kind.attributes
+        return self.attributes
 
     # -- names ---------------------------------------------------------------
     @property

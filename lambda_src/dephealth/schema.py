@@ -10,8 +10,10 @@ from lambda_src.common.hashing import sha256_hex
 from lambda_src.common.schema_types import (
     AccessPattern,
     Attr,
+    Attribute,
     Index,
     KeyFormat,
+    RecordKind,
     SortCondition,
     TableSpec,
 )
@@ -48,6 +50,121 @@ VERIFICATION_TOKEN_INDEX = Index(
 STRIPE_CUSTOMER_INDEX = Index("stripe-customer-index", Attr("stripe_customer_id"))
 MAGIC_TOKEN_INDEX = Index("magic-token-index", Attr("magic_token"), projection="KEYS_ONLY")
 
+# -- item attributes (docs) ------------------------------------------------------
+PACKAGE_ATTRIBUTES = (
+    Attribute("pk", "S", "{ecosystem}#{name}"),
+    Attribute("sk", "S", "LATEST"),
+    Attribute("ecosystem", "S", "Package ecosystem: npm, pypi, ..."),
+    Attribute("name", "S", "Package name"),
+    Attribute("risk_level", "S", "low, medium, high or critical (risk-level-index)"),
+    Attribute("tier", "S", "Popularity tier (tier-index)"),
+    Attribute("health_score", "N", "Health score (0-100)"),
+    Attribute("latest_version", "S", "Latest published version"),
+    Attribute("last_updated", "S", "ISO8601 timestamp (sort key of both indexes)"),
+)
+
+_USER_PK = Attribute("pk", "S", "user_{email_hash}: SHA-256 of the lower-cased email")
+_TTL = Attribute("ttl", "N", "Unix timestamp for auto-deletion")
+API_KEY_RECORDS = (
+    RecordKind(
+        "pending signup", "An unverified signup; expires unverified after 24 h.", USER_PK, PENDING_SK,
+        attributes=(
+            _USER_PK,
+            Attribute("sk", "S", "PENDING"),
+            Attribute("email", "S", "Email address (email-index)"),
+            Attribute("verification_token", "S", "SHA-256 of the emailed token (verification-token-index)"),
+            Attribute("created_at", "S", "ISO8601 timestamp"),
+            _TTL,
+        ),
+    ),
+    RecordKind(
+        "API key", "An API key of a user, stored as its hash.", USER_PK, API_KEY_SK,
+        attributes=(
+            _USER_PK,
+            Attribute("sk", "S", "{key_hash}"),
+            Attribute("key_hash", "S", "SHA-256 of the API key (key-hash-index); the key is never stored"),
+            Attribute("email", "S", "Email address (email-index)"),
+            Attribute("tier", "S", "Plan: free, pro, ..."),
+            Attribute("requests_this_month", "N", "Requests counted this month (reset monthly)"),
+            Attribute("stripe_customer_id", "S", "Stripe customer (stripe-customer-index)", optional=True),
+            Attribute("created_at", "S", "ISO8601 timestamp"),
+            Attribute("magic_token", "S", "SHA-256 of a pending magic-link login token (magic-token-index)",
+                      optional=True),
+            Attribute("magic_expires", "N", "Unix timestamp: when the magic-link token expires", optional=True),
+            Attribute("last_login", "S", "ISO8601 timestamp of the last magic-link login", optional=True),
+        ),
+    ),
+    RecordKind(
+        "demo rate limit", "Demo requests of one IP in one UTC hour.", DEMO_PK, DEMO_SK,
+        attributes=(
+            Attribute("pk", "S", "demo#{ip}"),
+            Attribute("sk", "S", "hour#{yyyy-mm-ddThh}"),
+            Attribute("count", "N", "Requests counted (atomic counter)"),
+            _TTL,
+        ),
+    ),
+    RecordKind(
+        "GitHub rate limit shard", "One shard of the shared GitHub API budget for a window.", GITHUB_PK,
+        GITHUB_SK,
+        attributes=(
+            Attribute("pk", "S", "github_rate_limit#{shard}"),
+            Attribute("sk", "S", "{window}"),
+            Attribute("used", "N", "Requests counted in this shard (atomic counter)"),
+            _TTL,
+        ),
+    ),
+    RecordKind(
+        "monthly reset checkpoint", "Progress of the monthly usage reset, so a crashed reset resumes.",
+        RESET_PK, RESET_SK,
+        attributes=(
+            Attribute("pk", "S", "SYSTEM#RESET_STATE"),
+            Attribute("sk", "S", "monthly_reset"),
+            Attribute("month", "S", "The month being reset (yyyy-mm)"),
+            Attribute("status", "S", "running or complete"),
+            Attribute("users_reset", "N", "Records reset so far"),
+            Attribute("updated_at", "S", "ISO8601 timestamp"),
+            Attribute("started_at", "S", "ISO8601 timestamp", optional=True),
+            Attribute("segments", "M", "Scan position of each segment, for resuming", optional=True),
+        ),
+    ),
+    RecordKind(
+        "failed collector message", "A message that failed permanently in the collector DLQ.", FAILED_PK,
+        FAILED_SK,
+        attributes=(
+            Attribute("pk", "S", "FAILED#{name}"),
+            Attribute("sk", "S", "ISO8601 timestamp"),
+            Attribute("ecosystem", "S", "Package ecosystem of the message"),
+            Attribute("name", "S", "Package name of the message"),
+            Attribute("message_id", "S", "SQS message id"),
+            Attribute("last_error", "S", "The last error the message met"),
+            Attribute("retry_count", "N", "Times the message was tried"),
+            Attribute("original_message", "S", "The message body as JSON text"),
+            Attribute("failed_at", "S", "ISO8601 timestamp: when the record was stored"),
+            Attribute("ttl", "N", "Unix timestamp for auto-deletion (90 days)"),
+        ),
+    ),
+    RecordKind(
+        "failed message marker", "Marks an SQS message id as stored in a FAILED record (deduplicates redeliveries).",
+        FAILED_MESSAGE_PK, FAILED_MESSAGE_SK,
+        attributes=(
+            Attribute("pk", "S", "FAILED_MESSAGE#{message_hash}: SHA-256 of the SQS message id"),
+            Attribute("sk", "S", "MESSAGE"),
+            Attribute("failed_pk", "S", "pk of the FAILED record"),
+            Attribute("failed_sk", "S", "sk of the FAILED record"),
+            _TTL,
+        ),
+    ),
+    RecordKind(
+        "mail rate limit", "Mail requests for one address in one UTC hour.", MAIL_PK, MAIL_SK,
+        attributes=(
+            Attribute("pk", "S", "mail#{email_hash}"),
+            Attribute("sk", "S", "hour#{yyyy-mm-ddThh}"),
+            Attribute("count", "N", "Mail requests counted (atomic counter)"),
+            _TTL,
+        ),
+    ),
+)
+
 # -- example records (docs, sample data, access-pattern tests) ----------------
 _ALICE = "alice@example.com"
 _ALICE_HASH = sha256_hex(_ALICE)
@@ -59,6 +176,7 @@ PACKAGES = TableSpec(
     alias="dephealth.packages",
     name_template="dephealth-packages",
     description="Latest health record of each package, keyed by ecosystem and name.",
+    attributes=PACKAGE_ATTRIBUTES,
     partition=Attr("pk"),
     sort=Attr("sk"),
     indexes=(RISK_LEVEL_INDEX, TIER_INDEX),
@@ -120,6 +238,7 @@ API_KEYS = TableSpec(
     name_template="dephealth-api-keys",
     description="Users and their hashed API keys, pending signups, rate-limit "
     "counters, the monthly-reset checkpoint and failed collector messages.",
+    record_kinds=API_KEY_RECORDS,
     partition=Attr("pk"),
     sort=Attr("sk"),
     ttl_attribute="ttl",

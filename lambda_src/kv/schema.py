@@ -11,9 +11,11 @@ from lambda_src.common.hashing import sha256_hex
 from lambda_src.common.schema_types import (
     AccessPattern,
     Attr,
+    Attribute,
     Index,
     KeyFormat,
     Protection,
+    RecordKind,
     SortCondition,
     TableSpec,
 )
@@ -32,12 +34,79 @@ KEY_GSI1SK = KEY_SK
 
 GSI1 = Index("GSI1", Attr("GSI1PK"), Attr("GSI1SK"))
 
+# -- item attributes (docs) ------------------------------------------------------
+_CREATED = Attribute("createdAt", "S", "ISO8601 timestamp")
+_UPDATED = Attribute("updatedAt", "S", "ISO8601 timestamp of the last change")
+RECORDS = (
+    RecordKind(
+        "user", "A user of the API; one email, one user.", USER_PK, METADATA_SK,
+        attributes=(
+            Attribute("PK", "S", "USER#{userId}"),
+            Attribute("SK", "S", "METADATA"),
+            Attribute("GSI1PK", "S", "APIKEY#{apiKeyHash}: SHA-256 of the API key"),
+            Attribute("GSI1SK", "S", "METADATA"),
+            Attribute("entityType", "S", "USER"),
+            Attribute("userId", "S", "User id"),
+            Attribute("email", "S", "Email address"),
+            Attribute("plan", "S", "free, pro or scale (set by the server)"),
+            Attribute("requestCount", "N", "Requests counted this period"),
+            Attribute("storageBytes", "N", "Bytes stored across the user's keys"),
+            _CREATED,
+            _UPDATED,
+        ),
+    ),
+    RecordKind(
+        "namespace membership", "A user's membership of a namespace.", USER_PK, NS_MEMBER_SK,
+        attributes=(
+            Attribute("PK", "S", "USER#{userId}"),
+            Attribute("SK", "S", "NS#{ns}"),
+            Attribute("entityType", "S", "NAMESPACE"),
+            Attribute("ns", "S", "Namespace name"),
+            _CREATED,
+        ),
+    ),
+    RecordKind(
+        "namespace", "A namespace's metadata, listed under its owner in GSI1.", NS_PK, METADATA_SK,
+        attributes=(
+            Attribute("PK", "S", "NS#{ns}"),
+            Attribute("SK", "S", "METADATA"),
+            Attribute("GSI1PK", "S", "USER#{userId} (the owner)"),
+            Attribute("GSI1SK", "S", "NS#{ns}"),
+            Attribute("entityType", "S", "NAMESPACE"),
+            Attribute("ns", "S", "Namespace name"),
+            Attribute("ownerId", "S", "userId of the owner"),
+            _CREATED,
+            _UPDATED,
+        ),
+    ),
+    RecordKind(
+        "key", "A key of a namespace, listed by prefix in GSI1.", NS_PK, KEY_SK,
+        attributes=(
+            Attribute("PK", "S", "NS#{ns}"),
+            Attribute("SK", "S", "KEY#{key}"),
+            Attribute("GSI1PK", "S", "NS#{ns}"),
+            Attribute("GSI1SK", "S", "KEY#{key}"),
+            Attribute("entityType", "S", "KEY"),
+            Attribute("ns", "S", "Namespace name"),
+            Attribute("ownerId", "S", "userId of the namespace owner"),
+            Attribute("key", "S", "Key name"),
+            Attribute("value", "ANY", "The stored value: any JSON"),
+            Attribute("version", "N", "Incremented on every write (optimistic concurrency)"),
+            Attribute("size", "N", "Size of the stored value in bytes"),
+            Attribute("ttl", "N", "Unix timestamp for auto-deletion", optional=True),
+            _CREATED,
+            _UPDATED,
+        ),
+    ),
+)
+
 _KEY_HASH = sha256_hex("kv_example_key_ada")
 
 TABLE = TableSpec(
     alias="kv.data",
     name_template="kv-storage-data",
     description="Users, namespaces and keys of the KV storage API in one table.",
+    record_kinds=RECORDS,
     partition=Attr("PK"),
     sort=Attr("SK"),
     indexes=(GSI1,),

@@ -33,7 +33,7 @@ EXPECTED = {
        ("sqs:SendMessage", "MailQueue.Arn")},
     "Mailer": _common("Mailer")
     | _pairs(("dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"), KEYS)
-    | {("ses:SendEmail", "arn::ses:::identity/no-reply@dephealth.example")}
+    | {("ses:SendEmail", "arn:aws:ses:us-east-1::identity/no-reply@dephealth.example")}
     | _pairs(("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
               "sqs:ReceiveMessage"), "MailQueue.Arn"),
     "PackagesApi": _common("PackagesApi")
@@ -152,7 +152,7 @@ def test_mail_is_sent_from_the_context_identity_only(dev_templates):
 
     statement = _ses_statement(dev_templates["DepHealthService"])
     joined = "".join(p if isinstance(p, str) else "{%s}" % p.get("Ref") for p in statement["Resource"]["Fn::Join"][1])
-    assert joined == "arn:{AWS::Partition}:ses:{AWS::Region}:{AWS::AccountId}:identity/no-reply@dephealth.example"
+    assert joined == "arn:aws:ses:us-east-1:{AWS::AccountId}:identity/no-reply@dephealth.example"
     service = synth("dev", (("mailFrom", "links@mail.example.org"),))["DepHealthService"]
     statement = _ses_statement(service)
     assert statement["Resource"]["Fn::Join"][1][-1] == ":identity/links@mail.example.org"

@@ -79,7 +79,8 @@ def test_ingest_function_uses_the_core_execution_role(stage):
 
 
 def metrics_arn(suffix=""):
-    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":dynamodb:", {"Ref": "AWS::Region"}, ":",
+    # Stacks default to us-east-1 (app.DEFAULT_REGION), so region and partition are literal.
+    return {"Fn::Join": ["", ["arn:aws:dynamodb:us-east-1:",
                               {"Ref": "AWS::AccountId"}, f":table/iops-dashboard-metrics{suffix}"]]}
 
 

@@ -122,8 +122,8 @@ def test_query_oldest_limit_and_pagination(capsys, loaded):
 
 
 def test_query_other_products_and_number_coercion(capsys, loaded):
-    low = run_json(capsys, "query", "low-health", "entity_type=student", "health_score=70")
-    assert [i["entity_id"] for i in low["items"]] == ["stu_2203", "stu_4532"]
+    low = run_json(capsys, "query", "low-health", "entity_type=student", "health_score=80")
+    assert [i["entity_id"] for i in low["items"]] == ["stu_2203", "stu_4532"]  # 41, then 72
     kv = run_json(capsys, "query", "kv:user-by-id", "userId=u_ada")
     assert kv["items"][0]["email"] == "ada@example.com"
     keys = run_json(capsys, "query", "keys-by-prefix", "ns=config", "prefix=feature/", "--table", "kv.data")
@@ -197,7 +197,7 @@ def test_get(capsys, loaded):
     item = run_json(capsys, "get", "mfh.users", f"user_id={U1}")
     assert item["email"] == "maria@example.com"
     item = run_json(capsys, "get", "iops.metrics", "entity_id=stu_4532", "entity_type=student")
-    assert item["health_score"] == 62
+    assert item["health_score"] == 72  # the source design's example item
     code, out, _ = run(capsys, "get", "mfh-dev-platforms", "platform_id=plat_keap")
     assert code == 0 and "oauth2" in out
     got = assert_usage_error(capsys, "get", "mfh.users", "user_id=user:nobody", code=1, contains="no item")
@@ -435,3 +435,64 @@ def test_human_output_of_writes(capsys, loaded, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     code, out, err = run(capsys, "delete", "mfh.platforms", "platform_id=plat_h", "--yes")
     assert code == 0 and "deleted from mfh-dev-platforms" in out and "plat_h" in out, err
+
+
+# -- CDK context: tableName / gsiName, read as the app reads them -------------------
+KV_CONTEXT = (("tableName", "kv-custom-data"), ("gsiName", "ByParent"))
+
+
+@pytest.fixture
+def custom_kv(aws):
+    """The KV table as the app synthesizes it under -c tableName=... -c gsiName=..."""
+    from lambda_src.kv import schema as kv
+    from tests.synth import synth
+    from tools.cfn_tables import create_tables
+
+    create_tables(aws, [synth("dev", KV_CONTEXT)["KvStorageData"]])
+    for item in kv.TABLE.examples:
+        aws.put_item(TableName="kv-custom-data", Item=to_item(item))
+    return aws
+
+
+def test_context_overrides_name_the_kv_table_and_index(custom_kv, capsys):
+    flags = [arg for key, value in KV_CONTEXT for arg in ("-c", f"{key}={value}")]
+    keys = run_json(capsys, *flags, "query", "kv.data:keys-by-prefix", "ns=config", "prefix=feature/")
+    assert keys["table"] == "kv-custom-data" and keys["index"] == "ByParent"
+    assert [i["key"] for i in keys["items"]] == ["feature/beta-search", "feature/dark-mode"]
+    user = run_json(capsys, *flags, "get", "kv-custom-data", "PK=USER#u_ada", "SK=METADATA")
+    assert user["email"] == "ada@example.com"
+    tables = {t["alias"]: t for t in run_json(capsys, *flags, "tables")}
+    assert tables["kv.data"]["table"] == "kv-custom-data"
+    assert [i["name"] for i in tables["kv.data"]["indexes"]] == ["ByParent"]
+    # without the overrides the CLI names the default table, which holds nothing here
+    empty = run_json(capsys, "query", "kv.data:keys-by-prefix", "ns=config", "prefix=feature/")
+    assert empty["table"] == "kv-storage-data" and empty["items"] == []
+
+
+def test_context_comes_from_cdk_json_then_overrides(tmp_path, monkeypatch, capsys):
+    from tools.admin import context
+
+    cdk_json = tmp_path / "cdk.json"
+    cdk_json.write_text(json.dumps({"app": "x", "context": {"tableName": "kv-from-cdk-json", "gsiName": "G"}}))
+    monkeypatch.setattr(context, "CDK_JSON", cdk_json)
+    tables = {t["alias"]: t for t in run_json(capsys, "tables")}
+    assert tables["kv.data"]["table"] == "kv-from-cdk-json"
+    assert [i["name"] for i in tables["kv.data"]["indexes"]] == ["G"]
+    tables = {t["alias"]: t for t in run_json(capsys, "-c", "tableName=kv-cli", "tables")}
+    assert tables["kv.data"]["table"] == "kv-cli"
+    assert_usage_error(capsys, "-c", "tableName", "tables", contains="-c expects key=value")
+
+
+def test_cli_uses_only_the_public_surface_of_core_and_core_parses_no_text():
+    import ast
+    from pathlib import Path
+
+    from tools.admin import cli, core
+
+    tree = ast.parse(Path(cli.__file__).read_text())
+    private = sorted({node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+                      and isinstance(node.value, ast.Name) and node.value.id == "core"
+                      and node.attr.startswith("_")})
+    assert private == []
+    assert not [name for name in vars(core) if name.startswith("parse_") or name == "set_value"]
+    assert "argparse" not in Path(core.__file__).read_text()

@@ -6,11 +6,13 @@ import argparse
 import os
 import sys
 import textwrap
+from decimal import Decimal
 from typing import Any, Sequence
 
 from lambda_src.common.catalog import ALL_TABLES
 from lambda_src.common.schema_types import STAGES, TableSpec
-from tools.admin import core
+from lambda_src.iops import schema as iops_schema
+from tools.admin import core, parsing
 from tools.admin.errors import AdminError, Failure, UsageError
 
 PROG = "dynamo-admin"
@@ -40,6 +42,9 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                        "us-east-1 for local)")
     group.add_argument("--json", action="store_true", default=default(False),
                        help="print JSON for scripts instead of tables")
+    group.add_argument("-c", "--context", dest="context", action="append", default=default([]),
+                       metavar="KEY=VALUE",
+                       help="CDK context override, as for cdk (tableName, gsiName); cdk.json gives the rest")
 
 
 def _pattern_catalogue() -> str:
@@ -124,6 +129,30 @@ EXAMPLES = {
           dynamo-admin scan mfh.executions --limit 100 --json
           dynamo-admin scan mfh.users --index EmailIndex --limit 5
     """,
+    "low-health": """
+        The source design's query-metrics: EntityTypeHealthIndex, entity_type = TYPE
+        and health_score < N, every page (up to --limit), worst first.
+
+        examples:
+          dynamo-admin low-health
+          dynamo-admin low-health --below 50 --type tutor --json
+    """,
+    "high-risk": """
+        RiskScoreIndex, prediction_type = TYPE and risk_score > N, riskiest first.
+
+        examples:
+          dynamo-admin high-risk --type high_ib_call_frequency
+          dynamo-admin high-risk --type churn_risk --above 90 --json
+    """,
+    "insights": """
+        The source design's query-insights: pk = insight#ENTITY_ID, newest first,
+        the latest {insights} (--limit). --period keeps the insights whose ISO
+        timestamp starts with it: begins_with(sk, "2025-01").
+
+        examples:
+          dynamo-admin insights stu_4532
+          dynamo-admin insights stu_4532 --period 2025-01 --json
+    """,
     "count": """
         Without --exact: ItemCount from DescribeTable (one request, refreshed by
         DynamoDB about every six hours). --exact: a paginated Scan with
@@ -139,7 +168,8 @@ EXAMPLES = {
 def _epilog(name: str) -> str:
     text = textwrap.dedent(EXAMPLES[name]).strip("\n")
     for field, value in (("{limit}", core.DEFAULT_QUERY_LIMIT), ("{scan}", core.DEFAULT_SCAN_LIMIT),
-                         ("{max}", core.MAX_SCAN_LIMIT)):
+                         ("{max}", core.MAX_SCAN_LIMIT),
+                         ("{insights}", iops_schema.INSIGHTS.pattern("entity-insights").limit)):
         text = text.replace(field, str(value))
     if name == "query":
         text += "\n" + _pattern_catalogue()
@@ -228,7 +258,32 @@ def build_parser() -> Parser:
     p = command("count", "Count items: approximate ItemCount, or --exact with a full COUNT scan.")
     p.add_argument("table", metavar="TABLE")
     p.add_argument("--exact", action="store_true", help="scan with Select=COUNT (reads the whole table)")
+
+    p = command("low-health", "IOps: entities of a type with health_score below N, worst first.")
+    p.add_argument("--below", type=_number, default=70, metavar="N", help="health_score threshold (default 70)")
+    p.add_argument("--type", dest="entity_type", choices=iops_schema.ENTITY_TYPES, default="student")
+    p.add_argument("--limit", type=_positive, metavar="N", help="at most N entities (default: all)")
+
+    p = command("high-risk", "IOps: predictions of a type with risk_score above N, riskiest first.")
+    p.add_argument("--type", dest="prediction_type", required=True, metavar="PREDICTION_TYPE")
+    p.add_argument("--above", type=_number, default=80, metavar="N", help="risk_score threshold (default 80)")
+    p.add_argument("--limit", type=_positive, metavar="N", help="at most N predictions (default: all)")
+
+    p = command("insights", "IOps: an entity's latest insights, newest first.")
+    p.add_argument("entity_id", metavar="ENTITY_ID")
+    p.add_argument("--period", metavar="PREFIX", help="ISO timestamp prefix: 2025, 2025-01, 2025-01-15")
+    p.add_argument("--limit", type=_positive, metavar="N", help="at most N insights (default 10)")
     return parser
+
+
+def _number(text: str):
+    try:
+        value = Decimal(text.strip())
+    except ArithmeticError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value.is_finite() or not text.strip().lstrip("-").replace(".", "", 1).isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    return int(value) if value == value.to_integral_value() else value
 
 
 def _positive(text: str) -> int:
@@ -262,8 +317,16 @@ class App:
     def stage(self) -> str:
         return self.args.stage
 
+    @property
+    def context(self) -> dict:
+        if not hasattr(self, "_context"):
+            from tools.admin.context import load
+
+            self._context = load(self.args.context)
+        return self._context
+
     def table(self) -> TableSpec:
-        return core.resolve_table(self.args.table, self.stage)
+        return core.resolve_table(self.args.table, self.stage, self.context)
 
     def footer(self, result: dict) -> None:
         parts = [f"{result['count']} item(s)", f"{result['requests']} request(s)"]
@@ -277,7 +340,7 @@ class App:
     def cmd_tables(self) -> None:
         deployed = core.list_deployed(self.conn) if self.args.check else None
         rows = []
-        for spec in ALL_TABLES:
+        for spec in core.tables(self.stage, self.context):
             row = {
                 "alias": spec.alias,
                 "table": spec.table_name(self.stage),
@@ -323,9 +386,9 @@ class App:
     # patterns -----------------------------------------------------------------
     def cmd_patterns(self) -> None:
         if self.args.table:
-            specs = core._tables_named(self.args.table, self.stage)
+            specs = core.tables_named(self.args.table, self.stage, self.context)
         else:
-            specs = ALL_TABLES
+            specs = core.tables(self.stage, self.context)
         infos = [core.pattern_info(s, p, self.stage) for s in specs for p in s.access_patterns]
         if self.out.as_json:
             return self.out.json(infos)
@@ -347,9 +410,9 @@ class App:
 
     # query --------------------------------------------------------------------
     def cmd_query(self) -> None:
-        spec, pattern = core.resolve_pattern(self.args.pattern, self.args.table, self.stage)
-        params = core.parse_pairs(self.args.params, "name=value")
-        start = core.parse_json(self.args.start_key, "--start-key") if self.args.start_key else None
+        spec, pattern = core.resolve_pattern(self.args.pattern, self.args.table, self.stage, self.context)
+        params = parsing.parse_pairs(self.args.params, "name=value")
+        start = parsing.parse_json(self.args.start_key, "--start-key") if self.args.start_key else None
         if start is not None and not isinstance(start, dict):
             raise UsageError("--start-key must be a JSON object")
         result = core.run_pattern(
@@ -367,10 +430,10 @@ class App:
     # get / put / update / delete ---------------------------------------------
     def cmd_get(self) -> None:
         spec = self.table()
-        key = core.parse_key(spec, self.args.key)
+        key = parsing.parse_key(spec, self.args.key)
         item = core.get_item(self.conn, spec, key, self.stage)
         if item is None:
-            raise Failure(f"{spec.alias}: no item with key {core._show_key(key)}")
+            raise Failure(f"{spec.alias}: no item with key {core.show_key(key)}")
         if self.out.as_json:
             return self.out.json(item)
         self.out.record(item, title=spec.table_name(self.stage))
@@ -386,7 +449,7 @@ class App:
                     text = handle.read()
             except OSError as exc:
                 raise UsageError(f"cannot read {text[1:]}: {exc.strerror}") from exc
-        item = core.parse_json(text, "ITEM")
+        item = parsing.parse_json(text, "ITEM")
         result = core.put_item(self.conn, spec, item, self.stage, no_overwrite=self.args.no_overwrite)
         if self.out.as_json:
             return self.out.json(result)
@@ -395,7 +458,7 @@ class App:
 
     def cmd_update(self) -> None:
         spec = self.table()
-        key = core.parse_key(spec, self.args.key)
+        key = parsing.parse_key(spec, self.args.key)
         sets: dict[str, Any] = {}
         for raw in self.args.sets:
             if "=" not in raw or raw.startswith("=") or raw.startswith(":="):
@@ -405,7 +468,7 @@ class App:
             name = name[:-1] if is_json else name
             if name in sets:
                 raise UsageError(f"{name!r} given twice")
-            sets[name] = core.set_value(spec, name, value, is_json)
+            sets[name] = parsing.set_value(spec, name, value, is_json)
         item = core.update_item(self.conn, spec, key, sets, self.args.removes, self.stage)
         if self.out.as_json:
             return self.out.json(item)
@@ -413,13 +476,13 @@ class App:
 
     def cmd_delete(self) -> None:
         spec = self.table()
-        key = core.parse_key(spec, self.args.key)
+        key = parsing.parse_key(spec, self.args.key)
         if not self.args.yes and not _is_tty(sys.stdin):
             raise UsageError("refusing to delete without --yes: stdin is not a terminal")
         if not self.args.yes:
             item = core.get_item(self.conn, spec, key, self.stage)
             if item is None:
-                raise Failure(f"{spec.alias}: no item with key {core._show_key(key)} (nothing deleted)")
+                raise Failure(f"{spec.alias}: no item with key {core.show_key(key)} (nothing deleted)")
             if self.out.as_json:  # keep stdout pure JSON: show the item on stderr
                 from tools.admin.render import dumps
 
@@ -437,12 +500,12 @@ class App:
         if self.args.yes:
             self.out.record(old, title=f"deleted from {spec.table_name(self.stage)}")
         else:
-            self.out.line(f"deleted {core._show_key(key)} from {spec.table_name(self.stage)}")
+            self.out.line(f"deleted {core.show_key(key)} from {spec.table_name(self.stage)}")
 
     # scan / count -------------------------------------------------------------
     def cmd_scan(self) -> None:
         spec = self.table()
-        start = core.parse_json(self.args.start_key, "--start-key") if self.args.start_key else None
+        start = parsing.parse_json(self.args.start_key, "--start-key") if self.args.start_key else None
         if start is not None and not isinstance(start, dict):
             raise UsageError("--start-key must be a JSON object")
         result = core.scan(self.conn, spec, self.stage, limit=self.args.limit, index=self.args.index,
@@ -486,6 +549,61 @@ class App:
             self.out.note(result["note"])
 
 
+    # IOps queries (the source design's query scripts wrap these) -----------------
+    def _iops(self, alias: str, pattern: str, params: dict, *, limit: int | None, all_pages: bool) -> dict:
+        spec = core.resolve_table(alias, self.stage, self.context)
+        return core.run_pattern(self.conn, spec, spec.pattern(pattern), params, stage=self.stage,
+                                limit=limit, all_pages=all_pages)
+
+    def _rows(self, columns: Sequence[str], rows: list[dict], title: str, result: dict) -> None:
+        if self.out.as_json:
+            return self.out.json(rows)
+        self.out.table(columns, ([row.get(c) for c in columns] for row in rows), title=title)
+        self.footer(result)
+
+    def cmd_low_health(self) -> None:
+        kind = self.args.entity_type
+        result = self._iops("iops.metrics", "low-health",
+                            {"entity_type": kind, "health_score": str(self.args.below)},
+                            limit=self.args.limit, all_pages=True)
+        id_column = f"{kind}_id"
+        columns = (id_column, "health_score", "sessions_7d", "ib_calls_14d")
+        rows = [{id_column: i.get("entity_id"), "health_score": i.get("health_score"),
+                 "sessions_7d": i.get("sessions_7d"), "ib_calls_14d": i.get("ib_calls_14d")}
+                for i in result["items"]]
+        self._rows(columns, rows, f"{kind}s with health_score < {self.args.below}, worst first", result)
+
+    def cmd_high_risk(self) -> None:
+        if not self.args.prediction_type.strip():
+            raise UsageError("--type must not be empty")
+        result = self._iops("iops.insights", "high-risk",
+                            {"prediction_type": self.args.prediction_type, "risk_score": str(self.args.above)},
+                            limit=self.args.limit, all_pages=True)
+        columns = ("timestamp", "entity_id", "prediction_type", "risk_score", "explanation")
+        rows = [{c: i.get(c) for c in columns} for i in result["items"]]
+        self._rows(columns, rows, f"{self.args.prediction_type} with risk_score > {self.args.above}", result)
+
+    def cmd_insights(self) -> None:
+        entity = self.args.entity_id
+        if not entity.strip():
+            raise UsageError("ENTITY_ID must not be empty")
+        params = {"entity_id": entity}
+        pattern = "entity-insights"
+        if self.args.period is not None:
+            if not self.args.period.strip():
+                raise UsageError("--period must not be empty")
+            pattern, params["period"] = "entity-insights-in-period", self.args.period
+        limit = self.args.limit or iops_schema.INSIGHTS.pattern("entity-insights").limit
+        result = self._iops("iops.insights", pattern, params, limit=limit, all_pages=True)
+        columns = ("timestamp", "prediction_type", "risk_score", "explanation")
+        # The sort key is the insight's timestamp.
+        rows = [{"timestamp": i.get("sk"), "prediction_type": i.get("prediction_type"),
+                 "risk_score": i.get("risk_score"), "explanation": i.get("explanation")}
+                for i in result["items"]]
+        period = f" in {self.args.period}" if self.args.period else ""
+        self._rows(columns, rows, f"latest insights of {entity}{period}, newest first", result)
+
+
 def _is_tty(stream) -> bool:
     try:
         return bool(stream.isatty())
@@ -508,7 +626,7 @@ def main(argv: Sequence[str] | None = None, *, connection=None) -> int:
         except SystemExit as exc:  # --help
             return int(exc.code or 0)
         app = App(args, connection)
-        getattr(app, "cmd_" + args.command)()
+        getattr(app, "cmd_" + args.command.replace("-", "_"))()
         return 0
     except AdminError as exc:
         _error(str(exc))

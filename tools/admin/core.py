@@ -1,4 +1,7 @@
-"""Table and pattern lookup, key parsing and the DynamoDB operations of the CLI.
+"""Table and pattern lookup, item checks and the DynamoDB operations of the CLI.
+
+Its public functions take Python values (typed keys, item dicts, parameter
+mappings); turning command-line text into them is ``tools.admin.parsing``.
 
 Everything here is driven by the ``TableSpec`` declarations; no table name,
 key attribute or index name is written in this package.
@@ -7,11 +10,10 @@ key attribute or index name is written in this package.
 from __future__ import annotations
 
 import difflib
-import json
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
 
-from lambda_src.common.catalog import ALL_TABLES, PRODUCTS, find_table
+from lambda_src.common.catalog import ALL_TABLES, PRODUCTS
 from lambda_src.common.requests import build_request, from_item, to_attr, to_item
 from lambda_src.common.schema_types import STAGES, AccessPattern, SchemaError, TableSpec
 from tools.admin.connect import Connection
@@ -27,19 +29,30 @@ def known_tables() -> str:
     return ", ".join(spec.alias for spec in ALL_TABLES)
 
 
-def resolve_table(name: str, stage: str) -> TableSpec:
+def tables(stage: str, context: Mapping[str, Any] | None = None) -> tuple[TableSpec, ...]:
+    """Every table as deployed at ``stage`` under the CDK ``context`` (see tools.admin.context)."""
+    from tools.admin.context import apply
+
+    return tuple(apply(spec, context or {}, stage) for spec in ALL_TABLES)
+
+
+def product_tables(product: str, stage: str, context: Mapping[str, Any] | None = None) -> tuple[TableSpec, ...]:
+    return tuple(s for s in tables(stage, context) if s.product == product)
+
+
+def resolve_table(name: str, stage: str, context: Mapping[str, Any] | None = None) -> TableSpec:
     """A table by alias (``mfh.users``) or deployed name (``mfh-dev-users``)."""
-    try:
-        return find_table(name, stage)
-    except KeyError:
-        pass
+    specs = tables(stage, context)
+    for spec in specs:
+        if name in (spec.alias, spec.table_name(stage)):
+            return spec
     for other in STAGES:
         if other == stage:
             continue
-        for spec in ALL_TABLES:
+        for spec in tables(other, context):
             if name == spec.table_name(other):
                 raise UsageError(f"table {name!r} is a {other} table: pass --stage {other}")
-    choices = [s.alias for s in ALL_TABLES] + [s.table_name(stage) for s in ALL_TABLES]
+    choices = [s.alias for s in specs] + [s.table_name(stage) for s in specs]
     close = difflib.get_close_matches(name, choices, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise UsageError(f"unknown table {name!r}{hint} (known: {known_tables()})")
@@ -49,21 +62,22 @@ def qualified(spec: TableSpec, pattern: AccessPattern) -> str:
     return f"{spec.alias}:{pattern.name}"
 
 
-def _tables_named(name: str, stage: str) -> tuple[TableSpec, ...]:
+def tables_named(name: str, stage: str, context: Mapping[str, Any] | None = None) -> tuple[TableSpec, ...]:
     """A table, or every table of a product (``mfh``), named on the command line."""
     if name in PRODUCTS:
-        return PRODUCTS[name]
-    return (resolve_table(name, stage),)
+        return product_tables(name, stage, context)
+    return (resolve_table(name, stage, context),)
 
 
-def resolve_pattern(name: str, table: str | None, stage: str) -> tuple[TableSpec, AccessPattern]:
+def resolve_pattern(name: str, table: str | None, stage: str,
+                    context: Mapping[str, Any] | None = None) -> tuple[TableSpec, AccessPattern]:
     """``PATTERN``, ``TABLE:PATTERN`` or ``PRODUCT:PATTERN``, optionally with ``--table``."""
     if ":" in name:
         prefix, name = name.rsplit(":", 1)
         if table and prefix != table:
             raise UsageError(f"pattern names table {prefix!r} but --table says {table!r}")
         table = prefix
-    specs = _tables_named(table, stage) if table else ALL_TABLES
+    specs = tables_named(table, stage, context) if table else tables(stage, context)
     matches = [(s, p) for s in specs for p in s.access_patterns if p.name == name]
     if len(matches) == 1:
         return matches[0]
@@ -77,48 +91,13 @@ def resolve_pattern(name: str, table: str | None, stage: str) -> tuple[TableSpec
     raise UsageError(f"unknown pattern {name!r}{where}{hint} (known: {', '.join(names)})")
 
 
-# -- command-line values -----------------------------------------------------
-def parse_pairs(pairs: Iterable[str], what: str = "key=value") -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        if "=" not in pair or pair.startswith("="):
-            raise UsageError(f"expected {what}, got {pair!r}")
-        name, value = pair.split("=", 1)
-        if name in out:
-            raise UsageError(f"{name!r} given twice")
-        out[name] = value
-    return out
-
-
+# -- keys and item checks (the CLI's text parsing is tools/admin/parsing.py) ---
 def key_usage(spec: TableSpec) -> str:
     return " ".join(f"{a.name}=<{'number' if a.type == 'N' else 'string'}>" for a in spec.key_attrs)
 
 
-def parse_key(spec: TableSpec, pairs: Iterable[str]) -> dict[str, Any]:
-    """``user_id=...`` pairs -> the primary key, typed from the key schema."""
-    values = parse_pairs(pairs)
-    names = [a.name for a in spec.key_attrs]
-    unknown = [n for n in values if n not in names]
-    if unknown:
-        raise UsageError(f"{spec.alias}: {', '.join(unknown)} not a key attribute (key: {key_usage(spec)})")
-    missing = [n for n in names if values.get(n) in (None, "")]
-    if missing:
-        raise UsageError(f"{spec.alias}: missing key part(s) {', '.join(missing)} (key: {key_usage(spec)})")
-    try:
-        return {a.name: a.coerce(values[a.name]) for a in spec.key_attrs}
-    except SchemaError as exc:
-        raise UsageError(f"{spec.alias}: {exc}") from exc
-
-
 def key_attr_values(key: Mapping[str, Any]) -> dict:
     return {name: to_attr(value) for name, value in key.items()}
-
-
-def parse_json(text: str, what: str) -> Any:
-    try:
-        return json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
 
 
 def check_types(spec: TableSpec, item: Mapping[str, Any]) -> None:
@@ -138,24 +117,6 @@ def check_types(spec: TableSpec, item: Mapping[str, Any]) -> None:
         value = item[ttl]
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
             raise UsageError(f"{spec.alias}: TTL attribute {ttl} must be epoch seconds (a number), got {value!r}")
-
-
-def set_value(spec: TableSpec, name: str, raw: str, is_json: bool) -> Any:
-    """A ``--set`` value: ``a=text`` is a string, ``a:=json`` a JSON value."""
-    value: Any = parse_json(raw, f"--set {name}") if is_json else raw
-    kind = spec.attribute_types.get(name)
-    if kind == "N" and isinstance(value, str):
-        try:
-            value = Decimal(value)
-        except Exception:
-            raise UsageError(f"{spec.alias}: {name} must be a number, got {raw!r}") from None
-    if name == spec.ttl_attribute and isinstance(value, str):
-        try:
-            value = Decimal(value)
-        except Exception:
-            raise UsageError(f"{spec.alias}: TTL attribute {name} must be epoch seconds, got {raw!r}") from None
-    check_types(spec, {name: value})
-    return value
 
 
 # -- operations --------------------------------------------------------------
@@ -264,13 +225,13 @@ def put_item(conn: Connection, spec: TableSpec, item: Mapping[str, Any], stage: 
         response = conn.call("put_item", **kwargs)
     except Failure as exc:
         if no_overwrite and "condition failed" in str(exc):
-            raise Failure(f"{spec.alias}: an item with key {_show_key(key)} already exists (nothing written)") from exc
+            raise Failure(f"{spec.alias}: an item with key {show_key(key)} already exists (nothing written)") from exc
         raise
     return {"table": spec.table_name(stage), "key": from_item(key_attr_values(key)),
             "replaced": "Attributes" in response}
 
 
-def _show_key(key: Mapping[str, Any]) -> str:
+def show_key(key: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in from_item(key_attr_values(key)).items())
 
 
@@ -319,7 +280,7 @@ def update_item(
         response = conn.call("update_item", **kwargs)
     except Failure as exc:
         if "condition failed" in str(exc):
-            raise Failure(f"{spec.alias}: no item with key {_show_key(key)} (nothing updated)") from exc
+            raise Failure(f"{spec.alias}: no item with key {show_key(key)} (nothing updated)") from exc
         raise
     return from_item(response.get("Attributes", {}))
 
@@ -337,7 +298,7 @@ def delete_item(conn: Connection, spec: TableSpec, key: Mapping[str, Any], stage
         )
     except Failure as exc:
         if "condition failed" in str(exc):
-            raise Failure(f"{spec.alias}: no item with key {_show_key(key)} (nothing deleted)") from exc
+            raise Failure(f"{spec.alias}: no item with key {show_key(key)} (nothing deleted)") from exc
         raise
     return from_item(response.get("Attributes", {}))
 
