@@ -10,6 +10,7 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.access import TableByName, grant
@@ -33,8 +34,9 @@ _USER_MODEL = {
     "required": ["email"],
     "properties": {
         "email": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=320),
-        "plan": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=["free", "pro", "scale"]),
     },
+    # Plans are set by the server (free at signup) and changed by an operator;
+    # a "plan" field reaches the handler, which answers 400 plan_not_allowed.
 }
 _PUT_KEY_MODEL = {
     "type": apigw.JsonSchemaType.OBJECT,
@@ -50,6 +52,19 @@ class KvApiStack(Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: str, data: KvDataStack, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        # The HMAC key of paging cursors: generated at deploy time, never in the template.
+        self.cursor_secret = secretsmanager.Secret(
+            self, "CursorSecret",
+            description="KV storage: HMAC key that makes paging cursors tamper-evident",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, password_length=64),
+        )
+        Validations.of(self.cursor_secret).acknowledge(
+            Acknowledgment(id="AwsSolutions-SMG4",
+                           reason="The cursor HMAC key only signs paging positions; rotating it would "
+                           "invalidate open cursors for no gain (a leak reveals no data, ownership "
+                           "is still checked on every page)."),
+        )
         self.function = PythonFunction(
             self,
             "ApiHandler",
@@ -60,11 +75,13 @@ class KvApiStack(Stack):
                 "TABLE_NAME": data.schema_table.table_name,
                 "GSI_NAME": data.gsi_name,
                 "KV_READ_FLUSH_EVERY": "20",
+                "KV_CURSOR_HMAC_ARN": self.cursor_secret.secret_arn,
             },
             memory_size=512,
             timeout=Duration.seconds(10),
         )
         self.add_stack_dependency(data)
+        self.cursor_secret.grant_read(self.function.function)
         table = TableByName(self, spec=data.schema_table.spec, table_name=data.schema_table.table_name)
         grant(self.function, table, actions=TABLE_ACTIONS)
         grant(self.function, table, actions=INDEX_ACTIONS,

@@ -29,6 +29,15 @@ NS_GSI1PK = USER_PK
 NS_GSI1SK = NS_MEMBER_SK
 KEY_GSI1PK = NS_PK
 KEY_GSI1SK = KEY_SK
+# One email, one user: a claim item written in the user's signup transaction.
+EMAIL_PK = KeyFormat("EMAIL#{emailHash}")
+# Signups per source address and UTC hour: a conditional counter with a TTL.
+SIGNUP_PK = KeyFormat("SIGNUP#{sourceHash}")
+HOUR_SK = KeyFormat("HOUR#{hour}")
+# ``entityType`` of every item.
+USER_TYPE = "USER"
+NAMESPACE_TYPE = "NAMESPACE"
+KEY_TYPE = "KEY"
 
 GSI1 = Index("GSI1", Attr("GSI1PK"), Attr("GSI1SK"))
 

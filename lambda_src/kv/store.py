@@ -14,9 +14,7 @@ it, and without one a cancelled transaction returns the old item
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import ipaddress
 import os
 import secrets
 import time
@@ -25,18 +23,28 @@ from datetime import datetime, timezone
 from botocore.exceptions import ClientError
 
 from lambda_src.common.api import ApiError
-from lambda_src.common.aws_clients import dynamodb
+from lambda_src.common.aws_clients import dynamodb as _client
 from lambda_src.common.hashing import new_secret, sha256_hex
 from lambda_src.common.requests import build_request, from_item, to_attr, to_item
-from lambda_src.kv import schema
+from lambda_src.kv import cursor as cursors
+from lambda_src.kv import deadline, schema
 from lambda_src.kv.meter import METER
-from lambda_src.kv.plans import current_month, plan_of, requests_this_month
+from lambda_src.kv.plans import DEFAULT_PLAN, current_month, plan_of, requests_this_month
 from lambda_src.kv.validation import Expected
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
 DELETE_BATCH = 25  # keys per force-delete transaction (plus the usage update)
 _ATTEMPTS = 3
+_DELETE_CONFLICTS = 10  # cancelled force-delete batches tolerated before answering 409
+SIGNUPS_PER_HOUR = 10  # per source address (an IPv6 client by its /64); KV_SIGNUPS_PER_HOUR overrides
+
+
+def dynamodb():
+    """The container's DynamoDB client, with the invocation deadline hooked in."""
+    client = _client()
+    deadline.install(client)
+    return client
 
 
 def now_epoch() -> float:
@@ -71,21 +79,70 @@ def is_live(item: dict) -> bool:
 
 
 # -- users -------------------------------------------------------------------
-def create_user(email: str, plan: str) -> tuple[dict, str]:
-    """Store a user keyed by the SHA-256 of a fresh API key; return (user, raw key)."""
+def signup_source(source_ip: str | None) -> str:
+    """The rate-limited unit: an IPv4 address, or an IPv6 client's /64 prefix."""
+    try:
+        address = ipaddress.ip_address((source_ip or "").strip())
+    except ValueError:
+        return "unknown"
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def count_signup(source_ip: str | None) -> None:
+    """One conditional counter per source and UTC hour (expires by TTL); 429 past the limit."""
+    limit = int(os.environ.get("KV_SIGNUPS_PER_HOUR") or SIGNUPS_PER_HOUR)
+    now = int(now_epoch())
+    hour_end = (now // 3600 + 1) * 3600
+    hour = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H")
+    try:
+        dynamodb().update_item(
+            TableName=table_name(),
+            Key=_key(schema.SIGNUP_PK.build(sourceHash=sha256_hex(signup_source(source_ip))),
+                     schema.HOUR_SK.build(hour=hour)),
+            UpdateExpression="ADD #n :one SET #ttl = if_not_exists(#ttl, :ttl), entityType = :type",
+            ConditionExpression="attribute_not_exists(#n) OR #n < :max",
+            ExpressionAttributeNames={"#n": "signups", "#ttl": "ttl"},
+            ExpressionAttributeValues={":one": to_attr(1), ":max": to_attr(limit),
+                                       ":ttl": to_attr(hour_end + 3600), ":type": to_attr(schema.USER_TYPE)},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        raise ApiError(429, "rate_limited", "too many signups from this address; retry later",
+                       {"Retry-After": str(max(1, hour_end - now))}) from None
+
+
+def create_user(email: str) -> tuple[dict, str]:
+    """Store a user on the ``free`` plan keyed by the SHA-256 of a fresh API key; return (user, raw key).
+
+    The user and an ``EMAIL#<sha256(email)>`` claim are written in one
+    transaction, so one address holds at most one user (409 ``email_taken``).
+    """
     user_id = "u_" + secrets.token_hex(8)
     api_key = new_secret("kv_")
     now = iso_now()
     item = {
         "PK": schema.USER_PK.build(userId=user_id), "SK": schema.METADATA_SK.build(),
         "GSI1PK": schema.APIKEY_GSI1PK.build(apiKeyHash=sha256_hex(api_key)),
-        "GSI1SK": schema.METADATA_SK.build(),
-        "userId": user_id, "email": email, "plan": plan, "requestCount": 0,
+        "GSI1SK": schema.METADATA_SK.build(), "entityType": schema.USER_TYPE,
+        "userId": user_id, "email": email, "plan": DEFAULT_PLAN, "requestCount": 0,
         "storageBytes": 0, "usageMonth": current_month(now_epoch()),
         "createdAt": now, "updatedAt": now,
     }
-    dynamodb().put_item(TableName=table_name(), Item=to_item(item),
-                        ConditionExpression="attribute_not_exists(PK)")
+    claim = {"PK": schema.EMAIL_PK.build(emailHash=sha256_hex(email)), "SK": schema.METADATA_SK.build(),
+             "entityType": schema.USER_TYPE, "userId": user_id, "createdAt": now}
+    reasons = _transact([
+        {"Put": {"TableName": table_name(), "Item": to_item(item), "ConditionExpression": "attribute_not_exists(PK)"}},
+        {"Put": {"TableName": table_name(), "Item": to_item(claim), "ConditionExpression": "attribute_not_exists(PK)"}},
+    ])
+    if reasons is not None:
+        if _failed(reasons[1]):
+            raise ApiError(409, "email_taken", "that email address already has an account")
+        raise ApiError(409, "transaction_conflict", "a concurrent request changed the same data; retry")
     return item, api_key
 
 
@@ -187,10 +244,12 @@ def _transact(items: list[dict]) -> list[dict] | None:
         if exc.response["Error"]["Code"] != "TransactionCanceledException":
             raise
         reasons = _reasons(exc)
-        if not any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
-            raise ApiError(409, "transaction_conflict",
-                           "a concurrent request changed the same data; retry") from None
-        return reasons
+        if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+            return reasons
+        # Cancelled for throttling, a conflicting transaction or a transient
+        # fault: nothing was written and the same request can succeed.
+        raise ApiError(503, "busy", "a concurrent request or the table's capacity held this one; retry",
+                       {"Retry-After": "1"}) from None
 
 
 def _user_failed(user: dict, reason: dict, delta_bytes: int) -> dict:
@@ -204,13 +263,26 @@ def _user_failed(user: dict, reason: dict, delta_bytes: int) -> dict:
 
 
 # -- namespaces --------------------------------------------------------------
+def _invalid_cursor() -> ApiError:
+    return ApiError(400, "invalid_cursor", "the cursor does not belong to this listing")
+
+
 def list_namespaces(user: dict, *, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
-    start = decode_cursor(cursor, {"PK": schema.USER_PK.build(userId=user["userId"])}, "NS#")
-    _, kwargs = _request("user-namespaces", {"userId": user["userId"]}, limit=limit, start_key=start)
+    """One Query under the user's own partition: every page is the caller's by construction."""
+    user_id = user["userId"]
+    try:
+        after = cursors.decode(cursor, "namespaces", user_id)
+    except cursors.InvalidCursor:
+        raise _invalid_cursor() from None
+    start = None
+    if after is not None:
+        start = _key(schema.USER_PK.build(userId=user_id), schema.NS_MEMBER_SK.build(ns=after))
+    _, kwargs = _request("user-namespaces", {"userId": user_id}, limit=limit, start_key=start)
     page = dynamodb().query(**kwargs)
     items = [from_item(i) for i in page.get("Items", [])]
+    last = items[-1]["ns"] if items and page.get("LastEvaluatedKey") else None
     return ([{"namespace": i["ns"], "createdAt": i.get("createdAt")} for i in items],
-            encode_cursor(page.get("LastEvaluatedKey")))
+            cursors.encode("namespaces", user_id, last))
 
 
 def create_namespace(user: dict, ns: str) -> tuple[dict, bool]:
@@ -257,24 +329,51 @@ def _namespace_key_page(ns: str, start: dict | None, limit: int) -> dict:
     return dynamodb().query(**kwargs)
 
 
+def _mark_deleting(user: dict, ns: str, *, on: bool) -> None:
+    """Set (or clear) ``deleting`` on the namespace; writes of keys check it is absent."""
+    update = {"TableName": table_name(),
+              "Key": _key(schema.NS_PK.build(ns=ns), schema.METADATA_SK.build()),
+              "ConditionExpression": "ownerId = :uid",
+              "ExpressionAttributeValues": {":uid": to_attr(user["userId"])}}
+    if on:
+        update["UpdateExpression"] = "SET deleting = :now, updatedAt = :iso"
+        update["ExpressionAttributeValues"].update({":now": to_attr(int(now_epoch())), ":iso": to_attr(iso_now())})
+    else:
+        update["UpdateExpression"] = "REMOVE deleting"
+    try:
+        dynamodb().update_item(**update)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}") from None
+
+
 def delete_namespace(user: dict, ns: str, *, force: bool) -> int:
     """Delete a namespace; with ``force`` its keys first, a batch per transaction.
 
-    Each batch deletes up to DELETE_BATCH keys and subtracts their bytes from
-    the owner's storage in the same transaction, so an interrupted force
-    delete leaves exact counters and can simply be repeated. Returns keys deleted.
+    The namespace is first marked ``deleting`` (one conditional update that
+    also checks ownership): from then on every key write in it fails its
+    ConditionCheck, so the key pages read below are final. Each batch
+    deletes up to DELETE_BATCH keys, each conditioned on the version and
+    size that were read, and subtracts exactly those bytes from the owner's
+    storage in the same transaction; if any key changed meanwhile (a delete
+    of one key racing), the batch is cancelled and the page read again. An
+    interrupted delete leaves exact counters and can simply be repeated.
+    Returns the number of keys deleted.
     """
     user_id = user["userId"]
+    _mark_deleting(user, ns, on=True)
     deleted = 0
+    conflicts = 0
     start = None
     while True:
+        deadline.check()
         page = _namespace_key_page(ns, start, DELETE_BATCH)
         items = [from_item(i) for i in page.get("Items", [])]
         if any(i.get("ownerId") != user_id for i in items):
             raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
         if items and not force:
-            if not namespace_exists(user, ns):
-                raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
+            _mark_deleting(user, ns, on=False)
             raise ApiError(409, "namespace_not_empty",
                            "the namespace still holds keys; delete them or pass ?force=true")
         if items:
@@ -283,13 +382,23 @@ def delete_namespace(user: dict, ns: str, *, force: bool) -> int:
             usage.pop("ReturnValuesOnConditionCheckFailure")
             reasons = _transact(
                 [{"Delete": {"TableName": table_name(), "Key": _key(i["PK"], i["SK"]),
-                             "ConditionExpression": "ownerId = :uid",
-                             "ExpressionAttributeValues": {":uid": to_attr(user_id)}}} for i in items]
+                             "ConditionExpression": "ownerId = :uid AND #v = :v AND #s = :s",
+                             "ExpressionAttributeNames": {"#v": "version", "#s": "size"},
+                             "ExpressionAttributeValues": {":uid": to_attr(user_id),
+                                                           ":v": to_attr(int(i["version"])),
+                                                           ":s": to_attr(int(i.get("size", 0)))}}}
+                 for i in items]
                 + [{"Update": usage}]
             )
             if reasons is not None:
-                raise ApiError(409, "transaction_conflict", "keys changed during the delete; retry")
+                conflicts += 1
+                if conflicts > _DELETE_CONFLICTS:
+                    raise ApiError(409, "transaction_conflict", "keys kept changing during the delete; retry")
+                if _failed(reasons[-1]):
+                    user = _user_failed(user, reasons[-1], 0)
+                continue  # a key changed under us: read the same page again
             deleted += len(items)
+            continue  # the page is gone: read from the same start again
         start = page.get("LastEvaluatedKey")
         if not start:
             break
@@ -371,7 +480,7 @@ def put_key(user: dict, ns: str, key: str, value, size: int, ttl_seconds: int | 
         reasons = _transact([
             {"ConditionCheck": {"TableName": table_name(),
                                 "Key": _key(schema.NS_PK.build(ns=ns), schema.METADATA_SK.build()),
-                                "ConditionExpression": "ownerId = :uid",
+                                "ConditionExpression": "ownerId = :uid AND attribute_not_exists(deleting)",
                                 "ExpressionAttributeValues": {":uid": to_attr(user_id)}}},
             {"Update": put},
             {"Update": usage},
@@ -465,44 +574,31 @@ def delete_key(user: dict, ns: str, key: str, expected: Expected | None) -> None
 
 
 def list_keys(user: dict, ns: str, prefix: str, *, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
-    """One Query on GSI1 per page; expired keys are filtered server-side."""
-    start = decode_cursor(cursor, {"GSI1PK": schema.KEY_GSI1PK.build(ns=ns)}, "KEY#" + prefix)
+    """One Query on GSI1 per page; expired keys are filtered server-side.
+
+    Every page is authorized: the keys it returns must all be the caller's,
+    and an empty page is only answered after the namespace's owner is checked.
+    """
+    user_id = user["userId"]
+    try:
+        after = cursors.decode(cursor, "keys", user_id, ns=ns, prefix=prefix)
+    except cursors.InvalidCursor:
+        raise _invalid_cursor() from None
+    start = None
+    if after is not None:
+        start = {**_key(schema.NS_PK.build(ns=ns), schema.KEY_SK.build(key=after)),
+                 "GSI1PK": to_attr(schema.KEY_GSI1PK.build(ns=ns)),
+                 "GSI1SK": to_attr(schema.KEY_GSI1SK.build(key=after))}
     _, kwargs = _request("keys-by-prefix", {"ns": ns, "prefix": prefix}, limit=limit, start_key=start)
     kwargs["FilterExpression"] = "attribute_not_exists(#ttl) OR #ttl > :now"
     kwargs["ExpressionAttributeNames"]["#ttl"] = "ttl"
     kwargs["ExpressionAttributeValues"][":now"] = to_attr(int(now_epoch()))
     page = dynamodb().query(**kwargs)
     items = [from_item(i) for i in page.get("Items", [])]
-    if any(i.get("ownerId") != user["userId"] for i in items):
+    if any(i.get("ownerId") != user_id for i in items):
         raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
-    if not items and not cursor and not namespace_exists(user, ns):
+    if not items and not namespace_exists(user, ns):
         raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
-    return [public_key(i) for i in items], encode_cursor(page.get("LastEvaluatedKey"))
-
-
-# -- cursors -----------------------------------------------------------------
-def encode_cursor(last_key: dict | None) -> str | None:
-    if not last_key:
-        return None
-    plain = {k: v["S"] for k, v in last_key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, must_match: dict, sort_prefix: str) -> dict | None:
-    """An opaque cursor back into an ExclusiveStartKey, only for the same query."""
-    if not cursor:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        plain = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError):
-        plain = None
-    ok = (isinstance(plain, dict) and 0 < len(plain) <= 4
-          and all(isinstance(k, str) and isinstance(v, str) and v for k, v in plain.items())
-          and {"PK", "SK"} <= set(plain)
-          and all(plain.get(k) == v for k, v in must_match.items())
-          and set(plain) <= {"PK", "SK", "GSI1PK", "GSI1SK"})
-    sort_attr = "GSI1SK" if "GSI1PK" in must_match else "SK"
-    if not ok or not str(plain.get(sort_attr, "")).startswith(sort_prefix):
-        raise ApiError(400, "invalid_cursor", "the cursor does not belong to this listing")
-    return {k: to_attr(v) for k, v in plain.items()}
+    last_key = page.get("LastEvaluatedKey")
+    last = from_item(last_key)["GSI1SK"][len("KEY#"):] if last_key else None
+    return [public_key(i) for i in items], cursors.encode("keys", user_id, last, ns=ns, prefix=prefix)

@@ -65,9 +65,12 @@ def test_storage_cap_is_413_and_nothing_is_written(aws, kv):
     assert kv.call("GET", "/me").body["storageBytes"] == cap - 7
 
 
-def test_paid_plans_have_higher_caps(anon):
-    pro = anon.signup("pro@example.com", plan="pro").call("GET", "/me").body["limits"]
-    scale = anon.signup("scale@example.com", plan="scale").call("GET", "/me").body["limits"]
+def test_paid_plans_have_higher_caps(aws, anon):
+    pro_client, scale_client = anon.signup("pro@example.com"), anon.signup("scale@example.com")
+    set_usage(aws, user_id(pro_client), plan="pro")  # plans are set by an operator, not by signup
+    set_usage(aws, user_id(scale_client), plan="scale")
+    pro = pro_client.call("GET", "/me").body["limits"]
+    scale = scale_client.call("GET", "/me").body["limits"]
     free = plans.PLANS["free"]
     assert free.monthly_requests < pro["monthlyRequests"] < scale["monthlyRequests"]
     assert free.storage_bytes < pro["storageBytes"] < scale["storageBytes"]
