@@ -291,9 +291,10 @@ def create_namespace(user: dict, ns: str) -> tuple[dict, bool]:
     now = iso_now()
     meta = {"PK": schema.NS_PK.build(ns=ns), "SK": schema.METADATA_SK.build(),
             "GSI1PK": schema.NS_GSI1PK.build(userId=user_id), "GSI1SK": schema.NS_GSI1SK.build(ns=ns),
-            "ns": ns, "ownerId": user_id, "createdAt": now}
+            "entityType": schema.NAMESPACE_TYPE, "ns": ns, "ownerId": user_id,
+            "createdAt": now, "updatedAt": now}
     member = {"PK": schema.USER_PK.build(userId=user_id), "SK": schema.NS_MEMBER_SK.build(ns=ns),
-              "ns": ns, "createdAt": now}
+              "entityType": schema.NAMESPACE_TYPE, "ns": ns, "createdAt": now}
     for _ in range(_ATTEMPTS):
         usage, count = usage_update(user)
         reasons = _transact([
@@ -455,7 +456,8 @@ def put_key(user: dict, ns: str, key: str, value, size: int, ttl_seconds: int | 
         now = iso_now()
         item = {"PK": schema.NS_PK.build(ns=ns), "SK": schema.KEY_SK.build(key=key),
                 "GSI1PK": schema.KEY_GSI1PK.build(ns=ns), "GSI1SK": schema.KEY_GSI1SK.build(key=key),
-                "ns": ns, "key": key, "ownerId": user_id, "value": value, "size": size,
+                "entityType": schema.KEY_TYPE, "ns": ns, "key": key, "ownerId": user_id,
+                "value": value, "size": size,
                 "updatedAt": now, "createdAt": now, "version": 1}
         if ttl_seconds:
             item["ttl"] = int(now_epoch()) + ttl_seconds

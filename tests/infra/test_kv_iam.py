@@ -94,3 +94,12 @@ def test_the_function_reads_only_its_cursor_secret(dev_templates):
         (["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"], {"Ref": secrets[0]})]
     fn = next(r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
     assert fn["Environment"]["Variables"]["KV_CURSOR_HMAC_ARN"] == {"Ref": secrets[0]}
+
+
+def test_the_data_stack_exports_the_table_name_and_arn(staged_templates):
+    stage, templates = staged_templates
+    template = templates["KvStorageData"]
+    table = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table")
+    outputs = {o["Export"]["Name"]: o["Value"] for o in template["Outputs"].values() if "Export" in o}
+    assert outputs[f"KvStorage-{stage}-TableName"] == {"Ref": table}
+    assert outputs[f"KvStorage-{stage}-TableArn"] == {"Fn::GetAtt": [table, "Arn"]}

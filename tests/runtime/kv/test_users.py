@@ -54,3 +54,28 @@ def test_signup_rejects_bad_input(anon):
 def test_unknown_route_is_a_json_404(kv):
     reply = kv.call("GET", "/nothing-here")
     assert (reply.status, reply.body["error"]) == (404, "not_found")
+
+
+def test_every_item_carries_its_entity_type(aws, kv):
+    kv.call("PUT", "/namespaces/app")
+    kv.call("PUT", "/namespaces/app/keys/a", body={"value": 1})
+    kinds = {}
+    for item in stored_items(aws):
+        pk, sk = item["PK"]["S"], item["SK"]["S"]
+        kind = ("KEY" if sk.startswith("KEY#") else "NAMESPACE" if pk.startswith("NS#") or sk.startswith("NS#")
+                else "USER")
+        assert item["entityType"]["S"] == kind, (pk, sk)
+        kinds[(pk.split("#")[0], sk.split("#")[0])] = kind
+    assert {("USER", "METADATA"), ("USER", "NS"), ("NS", "METADATA"), ("NS", "KEY"),
+            ("EMAIL", "METADATA"), ("SIGNUP", "HOUR")} <= set(kinds)
+    meta = next(i for i in stored_items(aws) if i["PK"]["S"] == "NS#app" and i["SK"]["S"] == "METADATA")
+    assert meta["updatedAt"]["S"] == meta["createdAt"]["S"]
+    user = next(i for i in stored_items(aws) if i["PK"]["S"].startswith("USER#") and i["SK"]["S"] == "METADATA")
+    assert user["GSI1PK"]["S"].startswith("APIKEY#") and user["GSI1SK"]["S"] == "METADATA"
+
+
+def test_the_source_designs_sample_items_are_declared():
+    keys = {(e["PK"], e["SK"]) for e in schema.TABLE.examples}
+    assert {("USER#user123", "METADATA"), ("USER#user123", "NS#myapp"), ("NS#myapp", "METADATA"),
+            ("NS#myapp", "KEY#user:123")} <= keys
+    assert all(e["entityType"] in ("USER", "NAMESPACE", "KEY") for e in schema.TABLE.examples)
