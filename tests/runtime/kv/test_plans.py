@@ -89,3 +89,20 @@ def test_reads_are_metered_in_batches(aws, kv, monkeypatch):
     kv.call("GET", "/me")
     kv.call("PUT", "/namespaces/n")  # a write carries the pending read with it
     assert stored() == 5 and METER.peek(uid) == 0
+
+
+def test_an_operator_changes_a_plan_with_the_admin_cli(aws, kv, capsys):
+    import json as _json
+
+    from tools.admin import main
+
+    uid = user_id(kv)
+    assert main(["--target", "aws", "--region", "us-east-1", "--json", "set-plan", uid, "pro"]) == 0
+    out = _json.loads(capsys.readouterr().out)
+    assert (out["userId"], out["plan"]) == (uid, "pro")
+    assert kv.call("GET", "/me").body["limits"]["storageBytes"] == plans.PLANS["pro"].storage_bytes
+    assert main(["--target", "aws", "--region", "us-east-1", "set-plan", uid, "platinum"]) == 2
+    assert main(["--target", "aws", "--region", "us-east-1", "set-plan", "u_nobody", "pro"]) == 1
+    missing = aws.get_item(TableName=table_env()["TABLE_NAME"],
+                           Key={"PK": to_attr("USER#u_nobody"), "SK": to_attr("METADATA")})
+    assert "Item" not in missing
