@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError, ConnectionError as BotoConnectionEr
 
 from lambda_src.common import decoding
 from lambda_src.common.api import ApiError, error_response, install_error_handlers, json_body
-from lambda_src.kv import deadline, store, validation
+from lambda_src.kv import deadline, errors, store, validation
 from lambda_src.kv.meter import METER
 from lambda_src.kv.plans import current_month, plan_of, requests_this_month
 
@@ -28,6 +28,24 @@ install_error_handlers(app, logger)
 _THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 _TRANSIENT = {"InternalServerError", "InternalFailure", "ServiceUnavailable", "TransactionInProgressException",
               "InternalServiceError", "InternalServiceErrorException"}
+
+
+# The one mapping from the store's domain errors to HTTP statuses.
+_STATUS = {
+    errors.InvalidInput: 400,
+    errors.Unauthenticated: 401,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.StorageCapExceeded: 413,
+    errors.RequestCapExceeded: 429,
+    errors.RateLimited: 429,
+    errors.Busy: 503,
+}
+
+
+@app.exception_handler(errors.DomainError)
+def _domain_error(exc: errors.DomainError):
+    return error_response(_STATUS[type(exc)], exc.code, exc.message, exc.headers)
 
 
 @app.exception_handler(deadline.DeadlineExceeded)

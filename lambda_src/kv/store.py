@@ -22,12 +22,13 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-from lambda_src.common.api import ApiError
 from lambda_src.common.aws_clients import dynamodb as _client
 from lambda_src.common.hashing import new_secret, sha256_hex
 from lambda_src.common.requests import build_request, from_item, to_attr, to_item
 from lambda_src.kv import cursor as cursors
 from lambda_src.kv import deadline, schema
+from lambda_src.kv.errors import (Busy, Conflict, DomainError, InvalidInput, NotFound, RateLimited,
+                                  RequestCapExceeded, StorageCapExceeded, Unauthenticated)
 from lambda_src.kv.meter import METER
 from lambda_src.kv.plans import DEFAULT_PLAN, current_month, plan_of, requests_this_month
 from lambda_src.kv.validation import Expected
@@ -112,7 +113,7 @@ def count_signup(source_ip: str | None) -> None:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        raise ApiError(429, "rate_limited", "too many signups from this address; retry later",
+        raise RateLimited("rate_limited", "too many signups from this address; retry later",
                        {"Retry-After": str(max(1, hour_end - now))}) from None
 
 
@@ -141,19 +142,19 @@ def create_user(email: str) -> tuple[dict, str]:
     ])
     if reasons is not None:
         if _failed(reasons[1]):
-            raise ApiError(409, "email_taken", "that email address already has an account")
-        raise ApiError(409, "transaction_conflict", "a concurrent request changed the same data; retry")
+            raise Conflict("email_taken", "that email address already has an account")
+        raise Conflict("transaction_conflict", "a concurrent request changed the same data; retry")
     return item, api_key
 
 
 def authenticate(api_key: str | None) -> dict:
     """One Query on GSI1 by the key's hash; the raw key is never stored or logged."""
     if not api_key:
-        raise ApiError(401, "missing_api_key", "send your API key in the x-api-key header")
+        raise Unauthenticated("missing_api_key", "send your API key in the x-api-key header")
     _, kwargs = _request("user-by-api-key", {"apiKeyHash": sha256_hex(api_key)}, limit=1)
     items = dynamodb().query(**kwargs).get("Items", [])
     if not items:
-        raise ApiError(401, "invalid_api_key", "the API key is not valid")
+        raise Unauthenticated("invalid_api_key", "the API key is not valid")
     return from_item(items[0])
 
 
@@ -161,7 +162,7 @@ def check_request_cap(user: dict) -> None:
     month = current_month(now_epoch())
     used = requests_this_month(user, month) + METER.peek(user["userId"])
     if used >= plan_of(user).monthly_requests:
-        raise ApiError(429, "request_limit_exceeded",
+        raise RequestCapExceeded("request_limit_exceeded",
                        f"the {plan_of(user).name} plan allows {plan_of(user).monthly_requests} "
                        "requests a month; upgrade or wait for next month",
                        {"Retry-After": "3600"})
@@ -202,13 +203,13 @@ def usage_update(user: dict, *, delta_bytes: int = 0, enforce: bool = True) -> t
     return update, count
 
 
-def over_cap_error(user: dict, delta_bytes: int) -> ApiError:
+def over_cap_error(user: dict, delta_bytes: int) -> DomainError:
     plan = plan_of(user)
     month = current_month(now_epoch())
     if requests_this_month(user, month) + METER.peek(user["userId"]) + 1 > plan.monthly_requests:
-        return ApiError(429, "request_limit_exceeded",
+        return RequestCapExceeded("request_limit_exceeded",
                         f"the {plan.name} plan allows {plan.monthly_requests} requests a month")
-    return ApiError(413, "storage_limit_exceeded",
+    return StorageCapExceeded("storage_limit_exceeded",
                     f"this write would exceed the {plan.name} plan's {plan.storage_bytes} stored bytes")
 
 
@@ -248,7 +249,7 @@ def _transact(items: list[dict]) -> list[dict] | None:
             return reasons
         # Cancelled for throttling, a conflicting transaction or a transient
         # fault: nothing was written and the same request can succeed.
-        raise ApiError(503, "busy", "a concurrent request or the table's capacity held this one; retry",
+        raise Busy("busy", "a concurrent request or the table's capacity held this one; retry",
                        {"Retry-After": "1"}) from None
 
 
@@ -256,15 +257,15 @@ def _user_failed(user: dict, reason: dict, delta_bytes: int) -> dict:
     """After the usage Update failed: the fresh user if only the month turned, else a cap error."""
     fresh = from_item(reason["Item"]) if reason.get("Item") else None
     if fresh is None:
-        raise ApiError(401, "invalid_api_key", "the API key is not valid")
+        raise Unauthenticated("invalid_api_key", "the API key is not valid")
     if fresh.get("usageMonth") != user.get("usageMonth"):
         return fresh
     raise over_cap_error(fresh, delta_bytes)
 
 
 # -- namespaces --------------------------------------------------------------
-def _invalid_cursor() -> ApiError:
-    return ApiError(400, "invalid_cursor", "the cursor does not belong to this listing")
+def _invalid_cursor() -> DomainError:
+    return InvalidInput("invalid_cursor", "the cursor does not belong to this listing")
 
 
 def list_namespaces(user: dict, *, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
@@ -311,10 +312,10 @@ def create_namespace(user: dict, ns: str) -> tuple[dict, bool]:
             existing = from_item(reasons[0].get("Item") or {})
             if existing.get("ownerId") == user_id:
                 return {"namespace": ns, "createdAt": existing.get("createdAt")}, False
-            raise ApiError(409, "namespace_unavailable",
+            raise Conflict("namespace_unavailable",
                            "that namespace name is not available; choose another")
         user = _user_failed(user, reasons[2], 0)
-    raise ApiError(409, "transaction_conflict", "concurrent updates; retry")
+    raise Conflict("transaction_conflict", "concurrent updates; retry")
 
 
 def namespace_exists(user: dict, ns: str) -> bool:
@@ -346,7 +347,7 @@ def _mark_deleting(user: dict, ns: str, *, on: bool) -> None:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}") from None
+        raise NotFound("namespace_not_found", f"no namespace {ns!r}") from None
 
 
 def delete_namespace(user: dict, ns: str, *, force: bool) -> int:
@@ -372,10 +373,10 @@ def delete_namespace(user: dict, ns: str, *, force: bool) -> int:
         page = _namespace_key_page(ns, start, DELETE_BATCH)
         items = [from_item(i) for i in page.get("Items", [])]
         if any(i.get("ownerId") != user_id for i in items):
-            raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
+            raise NotFound("namespace_not_found", f"no namespace {ns!r}")
         if items and not force:
             _mark_deleting(user, ns, on=False)
-            raise ApiError(409, "namespace_not_empty",
+            raise Conflict("namespace_not_empty",
                            "the namespace still holds keys; delete them or pass ?force=true")
         if items:
             freed = sum(int(i.get("size", 0)) for i in items)
@@ -394,7 +395,7 @@ def delete_namespace(user: dict, ns: str, *, force: bool) -> int:
             if reasons is not None:
                 conflicts += 1
                 if conflicts > _DELETE_CONFLICTS:
-                    raise ApiError(409, "transaction_conflict", "keys kept changing during the delete; retry")
+                    raise Conflict("transaction_conflict", "keys kept changing during the delete; retry")
                 if _failed(reasons[-1]):
                     user = _user_failed(user, reasons[-1], 0)
                 continue  # a key changed under us: read the same page again
@@ -418,9 +419,9 @@ def delete_namespace(user: dict, ns: str, *, force: bool) -> int:
             METER.settle(user_id, count - 1)
             return deleted
         if _failed(reasons[0]):
-            raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
+            raise NotFound("namespace_not_found", f"no namespace {ns!r}")
         user = _user_failed(user, reasons[2], 0)
-    raise ApiError(409, "transaction_conflict", "concurrent updates; retry")
+    raise Conflict("transaction_conflict", "concurrent updates; retry")
 
 
 # -- keys --------------------------------------------------------------------
@@ -441,7 +442,7 @@ def get_key(user: dict, ns: str, key: str) -> dict:
     raw = dynamodb().get_item(**kwargs).get("Item")
     item = from_item(raw) if raw else None
     if not item or item.get("ownerId") != user["userId"] or not is_live(item):
-        raise ApiError(404, "key_not_found", f"no key {key!r} in namespace {ns!r}")
+        raise NotFound("key_not_found", f"no key {key!r} in namespace {ns!r}")
     return item
 
 
@@ -493,22 +494,22 @@ def put_key(user: dict, ns: str, key: str, value, size: int, ttl_seconds: int | 
                 item["createdAt"] = created_at
             return item, not known
         if _failed(reasons[0]):
-            raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
+            raise NotFound("namespace_not_found", f"no namespace {ns!r}")
         if _failed(reasons[1]):
             old = from_item(reasons[1]["Item"]) if reasons[1].get("Item") else None
             if old is None or old.get("ownerId") != user_id:
                 if expected:
-                    raise ApiError(409, "version_conflict", "the key does not exist at that version")
+                    raise Conflict("version_conflict", "the key does not exist at that version")
                 continue  # deleted meanwhile: try creating again
             if expected and (int(old["version"]) != expected.version or not is_live(old)):
-                raise ApiError(409, "version_conflict",
+                raise Conflict("version_conflict",
                                f"the key is at version {old['version']}, not {expected.version}"
                                if is_live(old) else "the key does not exist at that version")
             known, probe = (int(old["version"]), int(old.get("size", 0))), False
             created_at = old.get("createdAt")
             continue
         user = _user_failed(user, reasons[2], delta)
-    raise ApiError(409, "version_conflict", "the key kept changing; retry")
+    raise Conflict("version_conflict", "the key kept changing; retry")
 
 
 def _key_update(item: dict, condition: str, names: dict, values: dict) -> dict:
@@ -521,7 +522,7 @@ def _key_update(item: dict, condition: str, names: dict, values: dict) -> dict:
         try:
             values[f":a{i}"] = to_item({"v": value})["v"]
         except Exception:  # numbers DynamoDB cannot hold, sets, ...
-            raise ApiError(400, "invalid_value", "value cannot be stored as JSON") from None
+            raise InvalidInput("invalid_value", "value cannot be stored as JSON") from None
         sets.append(f"#a{i} = :a{i}")
     names["#created"] = "createdAt"
     values[":now"] = to_attr(item["createdAt"])
@@ -565,14 +566,14 @@ def delete_key(user: dict, ns: str, key: str, expected: Expected | None) -> None
         if _failed(reasons[0]):
             old = from_item(reasons[0]["Item"]) if reasons[0].get("Item") else None
             if old is None or old.get("ownerId") != user_id:
-                raise ApiError(404, "key_not_found", f"no key {key!r} in namespace {ns!r}")
+                raise NotFound("key_not_found", f"no key {key!r} in namespace {ns!r}")
             if expected and int(old["version"]) != expected.version:
-                raise ApiError(409, "version_conflict",
+                raise Conflict("version_conflict",
                                f"the key is at version {old['version']}, not {expected.version}")
             known = (int(old["version"]), int(old.get("size", 0)))
             continue
         user = _user_failed(user, reasons[1], delta)
-    raise ApiError(409, "version_conflict", "the key kept changing; retry")
+    raise Conflict("version_conflict", "the key kept changing; retry")
 
 
 def list_keys(user: dict, ns: str, prefix: str, *, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
@@ -598,9 +599,9 @@ def list_keys(user: dict, ns: str, prefix: str, *, limit: int, cursor: str | Non
     page = dynamodb().query(**kwargs)
     items = [from_item(i) for i in page.get("Items", [])]
     if any(i.get("ownerId") != user_id for i in items):
-        raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
+        raise NotFound("namespace_not_found", f"no namespace {ns!r}")
     if not items and not namespace_exists(user, ns):
-        raise ApiError(404, "namespace_not_found", f"no namespace {ns!r}")
+        raise NotFound("namespace_not_found", f"no namespace {ns!r}")
     last_key = page.get("LastEvaluatedKey")
     last = from_item(last_key)["GSI1SK"][len("KEY#"):] if last_key else None
     return [public_key(i) for i in items], cursors.encode("keys", user_id, last, ns=ns, prefix=prefix)

@@ -113,3 +113,12 @@ def test_an_ipv6_client_is_limited_by_its_64_prefix(anon, monkeypatch):
     rotated = raw_call("POST", "/users", body={"email": "v9@example.com"}, source="2001:db8:1:2:ffff::9")
     assert (rotated[0], rotated[1]["error"]) == (429, "rate_limited")
     assert raw_call("POST", "/users", body={"email": "v9@example.com"}, source="2001:db8:1:3::1")[0] == 201
+
+
+def test_every_domain_error_has_one_http_status():
+    from lambda_src.kv import api, errors
+
+    kinds = {c for c in vars(errors).values()
+             if isinstance(c, type) and issubclass(c, errors.DomainError) and c is not errors.DomainError}
+    assert set(api._STATUS) == kinds
+    assert all(400 <= status < 500 or status == 503 for status in api._STATUS.values())
