@@ -263,6 +263,38 @@ def _user_failed(user: dict, reason: dict, delta_bytes: int) -> dict:
     raise over_cap_error(fresh, delta_bytes)
 
 
+RETRY = object()  # an ``on_cancel`` answer: build the transaction again and retry
+
+
+def transact_with_usage(user: dict, attempt, *, exhausted: DomainError):
+    """The write-with-usage loop, written once for every write.
+
+    ``attempt(user)`` returns ``(items, delta_bytes, on_cancel)``: the
+    transaction's own elements and the storage delta they cause. The user's
+    usage Update (request count, delta, plan caps) is appended as the last
+    element. On commit the pending reads it carried are settled and None is
+    returned. When the transaction is cancelled by a condition of the
+    caller's elements, ``on_cancel(reasons)`` raises a domain error, returns
+    ``RETRY``, or returns a result that is passed back; when only the usage
+    Update failed, the month turned (retry with the fresh user) or a cap is
+    reached (its error). After ``_ATTEMPTS`` rounds, ``exhausted`` is raised.
+    """
+    for _ in range(_ATTEMPTS):
+        items, delta, on_cancel = attempt(user)
+        usage, count = usage_update(user, delta_bytes=delta)
+        reasons = _transact(items + [{"Update": usage}])
+        if reasons is None:
+            METER.settle(user["userId"], count - 1)
+            return None
+        if any(_failed(r) for r in reasons[:-1]):
+            outcome = on_cancel(reasons[:-1])
+            if outcome is not RETRY:
+                return outcome
+            continue
+        user = _user_failed(user, reasons[-1], delta)
+    raise exhausted
+
+
 # -- namespaces --------------------------------------------------------------
 def _invalid_cursor() -> DomainError:
     return InvalidInput("invalid_cursor", "the cursor does not belong to this listing")
@@ -296,26 +328,21 @@ def create_namespace(user: dict, ns: str) -> tuple[dict, bool]:
             "createdAt": now, "updatedAt": now}
     member = {"PK": schema.USER_PK.build(userId=user_id), "SK": schema.NS_MEMBER_SK.build(ns=ns),
               "entityType": schema.NAMESPACE_TYPE, "ns": ns, "createdAt": now}
-    for _ in range(_ATTEMPTS):
-        usage, count = usage_update(user)
-        reasons = _transact([
-            {"Put": {"TableName": table_name(), "Item": to_item(meta),
-                     "ConditionExpression": "attribute_not_exists(PK)",
-                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-            {"Put": {"TableName": table_name(), "Item": to_item(member)}},
-            {"Update": usage},
-        ])
-        if reasons is None:
-            METER.settle(user_id, count - 1)
-            return {"namespace": ns, "createdAt": now}, True
-        if _failed(reasons[0]):
-            existing = from_item(reasons[0].get("Item") or {})
-            if existing.get("ownerId") == user_id:
-                return {"namespace": ns, "createdAt": existing.get("createdAt")}, False
-            raise Conflict("namespace_unavailable",
-                           "that namespace name is not available; choose another")
-        user = _user_failed(user, reasons[2], 0)
-    raise Conflict("transaction_conflict", "concurrent updates; retry")
+    def attempt(_user):
+        return [{"Put": {"TableName": table_name(), "Item": to_item(meta),
+                         "ConditionExpression": "attribute_not_exists(PK)",
+                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+                {"Put": {"TableName": table_name(), "Item": to_item(member)}}], 0, on_cancel
+
+    def on_cancel(reasons):
+        existing = from_item(reasons[0].get("Item") or {})
+        if existing.get("ownerId") == user_id:
+            return {"namespace": ns, "createdAt": existing.get("createdAt")}, False
+        raise Conflict("namespace_unavailable", "that namespace name is not available; choose another")
+
+    outcome = transact_with_usage(user, attempt,
+                                  exhausted=Conflict("transaction_conflict", "concurrent updates; retry"))
+    return outcome if outcome is not None else ({"namespace": ns, "createdAt": now}, True)
 
 
 def namespace_exists(user: dict, ns: str) -> bool:
@@ -404,24 +431,20 @@ def delete_namespace(user: dict, ns: str, *, force: bool) -> int:
         start = page.get("LastEvaluatedKey")
         if not start:
             break
-    for _ in range(_ATTEMPTS):
-        usage, count = usage_update(user)
-        reasons = _transact([
-            {"Delete": {"TableName": table_name(),
-                        "Key": _key(schema.NS_PK.build(ns=ns), schema.METADATA_SK.build()),
-                        "ConditionExpression": "ownerId = :uid",
-                        "ExpressionAttributeValues": {":uid": to_attr(user_id)}}},
-            {"Delete": {"TableName": table_name(),
-                        "Key": _key(schema.USER_PK.build(userId=user_id), schema.NS_MEMBER_SK.build(ns=ns))}},
-            {"Update": usage},
-        ])
-        if reasons is None:
-            METER.settle(user_id, count - 1)
-            return deleted
-        if _failed(reasons[0]):
-            raise NotFound("namespace_not_found", f"no namespace {ns!r}")
-        user = _user_failed(user, reasons[2], 0)
-    raise Conflict("transaction_conflict", "concurrent updates; retry")
+    def attempt(_user):
+        return [{"Delete": {"TableName": table_name(),
+                            "Key": _key(schema.NS_PK.build(ns=ns), schema.METADATA_SK.build()),
+                            "ConditionExpression": "ownerId = :uid",
+                            "ExpressionAttributeValues": {":uid": to_attr(user_id)}}},
+                {"Delete": {"TableName": table_name(),
+                            "Key": _key(schema.USER_PK.build(userId=user_id),
+                                        schema.NS_MEMBER_SK.build(ns=ns))}}], 0, on_cancel
+
+    def on_cancel(_reasons):
+        raise NotFound("namespace_not_found", f"no namespace {ns!r}")
+
+    transact_with_usage(user, attempt, exhausted=Conflict("transaction_conflict", "concurrent updates; retry"))
+    return deleted
 
 
 # -- keys --------------------------------------------------------------------
@@ -452,8 +475,10 @@ def put_key(user: dict, ns: str, key: str, value, size: int, ttl_seconds: int | 
     user_id = user["userId"]
     known = (expected.version, expected.size) if expected and expected.size is not None else None
     probe = expected is not None and known is None
-    created_at = None  # the stored createdAt, once a cancelled attempt has shown it
-    for _ in range(_ATTEMPTS):
+    state = {"known": known, "probe": probe, "created_at": None, "item": None}
+
+    def attempt(_user):
+        known, probe = state["known"], state["probe"]
         now = iso_now()
         item = {"PK": schema.NS_PK.build(ns=ns), "SK": schema.KEY_SK.build(key=key),
                 "GSI1PK": schema.KEY_GSI1PK.build(ns=ns), "GSI1SK": schema.KEY_GSI1SK.build(key=key),
@@ -478,38 +503,37 @@ def put_key(user: dict, ns: str, key: str, value, size: int, ttl_seconds: int | 
             values = {}
             names = {}
             delta = size
-        put = _key_update(item, condition, names, values)
-        usage, count = usage_update(user, delta_bytes=delta)
-        reasons = _transact([
+        state["item"] = item
+        return [
             {"ConditionCheck": {"TableName": table_name(),
                                 "Key": _key(schema.NS_PK.build(ns=ns), schema.METADATA_SK.build()),
                                 "ConditionExpression": "ownerId = :uid AND attribute_not_exists(deleting)",
                                 "ExpressionAttributeValues": {":uid": to_attr(user_id)}}},
-            {"Update": put},
-            {"Update": usage},
-        ])
-        if reasons is None:
-            METER.settle(user_id, count - 1)
-            if known:
-                item["createdAt"] = created_at
-            return item, not known
+            {"Update": _key_update(item, condition, names, values)},
+        ], delta, on_cancel
+
+    def on_cancel(reasons):
         if _failed(reasons[0]):
             raise NotFound("namespace_not_found", f"no namespace {ns!r}")
-        if _failed(reasons[1]):
-            old = from_item(reasons[1]["Item"]) if reasons[1].get("Item") else None
-            if old is None or old.get("ownerId") != user_id:
-                if expected:
-                    raise Conflict("version_conflict", "the key does not exist at that version")
-                continue  # deleted meanwhile: try creating again
-            if expected and (int(old["version"]) != expected.version or not is_live(old)):
-                raise Conflict("version_conflict",
-                               f"the key is at version {old['version']}, not {expected.version}"
-                               if is_live(old) else "the key does not exist at that version")
-            known, probe = (int(old["version"]), int(old.get("size", 0))), False
-            created_at = old.get("createdAt")
-            continue
-        user = _user_failed(user, reasons[2], delta)
-    raise Conflict("version_conflict", "the key kept changing; retry")
+        old = from_item(reasons[1]["Item"]) if reasons[1].get("Item") else None
+        if old is None or old.get("ownerId") != user_id:
+            if expected:
+                raise Conflict("version_conflict", "the key does not exist at that version")
+            state["known"], state["probe"] = None, False
+            return RETRY  # deleted meanwhile: try creating again
+        if expected and (int(old["version"]) != expected.version or not is_live(old)):
+            raise Conflict("version_conflict",
+                           f"the key is at version {old['version']}, not {expected.version}"
+                           if is_live(old) else "the key does not exist at that version")
+        state["known"], state["probe"] = (int(old["version"]), int(old.get("size", 0))), False
+        state["created_at"] = old.get("createdAt")
+        return RETRY
+
+    transact_with_usage(user, attempt, exhausted=Conflict("version_conflict", "the key kept changing; retry"))
+    item = state["item"]
+    if state["known"]:
+        item["createdAt"] = state["created_at"]
+    return item, not state["known"]
 
 
 def _key_update(item: dict, condition: str, names: dict, values: dict) -> dict:
@@ -540,7 +564,10 @@ def delete_key(user: dict, ns: str, key: str, expected: Expected | None) -> None
     """Delete a key and give its bytes back, atomically; 404 if it is not visible."""
     user_id = user["userId"]
     known = (expected.version, expected.size) if expected and expected.size is not None else None
-    for _ in range(_ATTEMPTS):
+    state = {"known": known}
+
+    def attempt(_user):
+        known = state["known"]
         values = {":uid": to_attr(user_id)}
         if known:
             condition = "#v = :old AND #s = :oldsize AND ownerId = :uid"
@@ -550,30 +577,23 @@ def delete_key(user: dict, ns: str, key: str, expected: Expected | None) -> None
             condition = "#s = :never AND ownerId = :uid"
             values[":never"] = to_attr(-1)
             delta = 0
-        usage, count = usage_update(user, delta_bytes=delta)
-        reasons = _transact([
-            {"Delete": {"TableName": table_name(),
-                        "Key": _key(schema.NS_PK.build(ns=ns), schema.KEY_SK.build(key=key)),
-                        "ConditionExpression": condition,
-                        "ExpressionAttributeNames": {"#s": "size", **({"#v": "version"} if known else {})},
-                        "ExpressionAttributeValues": values,
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-            {"Update": usage},
-        ])
-        if reasons is None:
-            METER.settle(user_id, count - 1)
-            return
-        if _failed(reasons[0]):
-            old = from_item(reasons[0]["Item"]) if reasons[0].get("Item") else None
-            if old is None or old.get("ownerId") != user_id:
-                raise NotFound("key_not_found", f"no key {key!r} in namespace {ns!r}")
-            if expected and int(old["version"]) != expected.version:
-                raise Conflict("version_conflict",
-                               f"the key is at version {old['version']}, not {expected.version}")
-            known = (int(old["version"]), int(old.get("size", 0)))
-            continue
-        user = _user_failed(user, reasons[1], delta)
-    raise Conflict("version_conflict", "the key kept changing; retry")
+        return [{"Delete": {"TableName": table_name(),
+                            "Key": _key(schema.NS_PK.build(ns=ns), schema.KEY_SK.build(key=key)),
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeNames": {"#s": "size", **({"#v": "version"} if known else {})},
+                            "ExpressionAttributeValues": values,
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}], delta, on_cancel
+
+    def on_cancel(reasons):
+        old = from_item(reasons[0]["Item"]) if reasons[0].get("Item") else None
+        if old is None or old.get("ownerId") != user_id:
+            raise NotFound("key_not_found", f"no key {key!r} in namespace {ns!r}")
+        if expected and int(old["version"]) != expected.version:
+            raise Conflict("version_conflict", f"the key is at version {old['version']}, not {expected.version}")
+        state["known"] = (int(old["version"]), int(old.get("size", 0)))
+        return RETRY
+
+    transact_with_usage(user, attempt, exhausted=Conflict("version_conflict", "the key kept changing; retry"))
 
 
 def list_keys(user: dict, ns: str, prefix: str, *, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
