@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError, ConnectionError as BotoConnectionEr
 
 from lambda_src.common import decoding
 from lambda_src.common.api import ApiError, error_response, install_error_handlers, json_body
-from lambda_src.kv import deadline, errors, store, validation
+from lambda_src.kv import deadline, errors, store, usage, validation
 from lambda_src.kv.meter import METER
 from lambda_src.kv.plans import current_month, plan_of, requests_this_month
 
@@ -121,7 +121,7 @@ def _user() -> dict:
 
 def _usage(user: dict) -> dict:
     plan = plan_of(user)
-    month = current_month(store.now_epoch())
+    month = current_month(usage.now_epoch())
     return {"month": month,
             "requestCount": requests_this_month(user, month) + METER.peek(user["userId"]),
             "storageBytes": int(user.get("storageBytes", 0)),
@@ -152,12 +152,12 @@ def signup():
 @app.get("/me")
 def me():
     user = _user()
-    usage = _usage(user)
-    usage["requestCount"] += 1  # this request, counted by record_read below
+    counts = _usage(user)
+    counts["requestCount"] += 1  # this request, counted by record_read below
     store.record_read(user)
     return _json(200, {"userId": user["userId"], "email": user.get("email"), "plan": user.get("plan"),
-                       "requestCount": usage["requestCount"], "storageBytes": usage["storageBytes"],
-                       "usageMonth": usage["month"], "limits": usage["limits"],
+                       "requestCount": counts["requestCount"], "storageBytes": counts["storageBytes"],
+                       "usageMonth": counts["month"], "limits": counts["limits"],
                        "createdAt": user.get("createdAt")})
 
 

@@ -11,7 +11,7 @@ import threading
 import time
 
 from lambda_src.common import decoding
-from lambda_src.kv import store
+from lambda_src.kv import namespaces, store
 from lambda_src.kv.api import handler
 
 from .conftest import Client, event, table_env
@@ -86,7 +86,7 @@ def stored_bytes(aws) -> tuple[int, int]:
 
 def test_an_overwrite_between_the_delete_page_and_its_transaction_keeps_counters_exact(aws, kv, monkeypatch):
     fill(kv, "app", ["k1", "k2"])
-    read_page = store._namespace_key_page
+    read_page = namespaces._namespace_key_page
     answers = []
 
     def page_then_overwrite(ns, start, limit):
@@ -98,7 +98,7 @@ def test_an_overwrite_between_the_delete_page_and_its_transaction_keeps_counters
             writer.join()
         return page
 
-    monkeypatch.setattr(store, "_namespace_key_page", page_then_overwrite)
+    monkeypatch.setattr(namespaces, "_namespace_key_page", page_then_overwrite)
     deleted = kv.call("DELETE", "/namespaces/app", query={"force": "true"})
     assert deleted.status == 200, deleted
     assert answers[0].status in (200, 404), answers[0]
