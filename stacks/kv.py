@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aws_cdk import CfnOutput
 from constructs import Construct
 
 from constructs_lib.schema_table import SchemaTable
@@ -35,6 +36,16 @@ class KvDataStack(ProductDataStack):
         self.schema_table: SchemaTable = self.tables[spec.alias]
         self.table = self.schema_table.table
         self.gsi_name = gsi_name
+        # Table exports for other stacks and tools (Fn::ImportValue), one pair per stage.
+        CfnOutput(self, "TableName", value=self.table.table_name,
+                  description="KV storage single table name", export_name=export_name(stage, "TableName"))
+        CfnOutput(self, "TableArn", value=self.table.table_arn,
+                  description="ARN of the KV storage single table", export_name=export_name(stage, "TableArn"))
+
+
+def export_name(stage: str, what: str) -> str:
+    """``KvStorage-<stage>-TableName`` / ``KvStorage-<stage>-TableArn``."""
+    return f"KvStorage-{stage}-{what}"
 
 
 def build(app, settings) -> dict:

@@ -7,13 +7,14 @@ on the table ARN and the GSI1 ARN only.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
-from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.access import TableByName, grant
 from constructs_lib.python_function import PythonFunction
+from constructs_lib.rest_api import JsonRestApi
 
 from .kv import KvDataStack
 
@@ -33,8 +34,9 @@ _USER_MODEL = {
     "required": ["email"],
     "properties": {
         "email": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=320),
-        "plan": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=["free", "pro", "scale"]),
     },
+    # Plans are set by the server (free at signup) and changed by an operator;
+    # a "plan" field reaches the handler, which answers 400 plan_not_allowed.
 }
 _PUT_KEY_MODEL = {
     "type": apigw.JsonSchemaType.OBJECT,
@@ -50,6 +52,19 @@ class KvApiStack(Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: str, data: KvDataStack, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        # The HMAC key of paging cursors: generated at deploy time, never in the template.
+        self.cursor_secret = secretsmanager.Secret(
+            self, "CursorSecret",
+            description="KV storage: HMAC key that makes paging cursors tamper-evident",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, password_length=64),
+        )
+        Validations.of(self.cursor_secret).acknowledge(
+            Acknowledgment(id="AwsSolutions-SMG4",
+                           reason="The cursor HMAC key only signs paging positions; rotating it would "
+                           "invalidate open cursors for no gain (a leak reveals no data, ownership "
+                           "is still checked on every page)."),
+        )
         self.function = PythonFunction(
             self,
             "ApiHandler",
@@ -60,67 +75,46 @@ class KvApiStack(Stack):
                 "TABLE_NAME": data.schema_table.table_name,
                 "GSI_NAME": data.gsi_name,
                 "KV_READ_FLUSH_EVERY": "20",
+                "KV_CURSOR_HMAC_ARN": self.cursor_secret.secret_arn,
             },
             memory_size=512,
             timeout=Duration.seconds(10),
         )
         self.add_stack_dependency(data)
+        self.cursor_secret.grant_read(self.function.function)
         table = TableByName(self, spec=data.schema_table.spec, table_name=data.schema_table.table_name)
         grant(self.function, table, actions=TABLE_ACTIONS)
         grant(self.function, table, actions=INDEX_ACTIONS,
               indexes=[data.gsi_name], include_table=False)
 
-        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH,
-                                    removal_policy=RemovalPolicy.DESTROY)
-        self.api = apigw.RestApi(
-            self,
-            "Api",
-            rest_api_name=f"kv-storage-{stage}",
+        self.rest_api = JsonRestApi(
+            self, "Api",
+            name=f"kv-storage-{stage}",
+            stage=stage,
             description="KV storage API (authenticated by the x-api-key header)",
-            cloud_watch_role=False,
-            endpoint_types=[apigw.EndpointType.REGIONAL],
-            deploy_options=apigw.StageOptions(
-                stage_name=stage,
-                throttling_rate_limit=100,
-                throttling_burst_limit=200,
-                tracing_enabled=True,
-                logging_level=apigw.MethodLoggingLevel.ERROR,
-                data_trace_enabled=False,
-                metrics_enabled=True,
-                access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False, http_method=True, ip=True, protocol=True, request_time=True,
-                    resource_path=True, response_length=True, status=True, user=False,
-                ),
-            ),
+            rate_limit=100,
+            burst_limit=200,
+            waf_reason="Stage throttling and per-plan caps bound abuse; a WAF web ACL is "
+            "attached per account where one exists, not created per product.",
+            auth_reason="Callers authenticate with their own API key, checked by the handler "
+            "against its SHA-256 in GSI1 (one Query); signup is public by design.",
         )
+        self.api = self.rest_api.api
         self._routes()
-        self._acknowledge(stage)
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "FunctionName", value=self.function.function.function_name)
 
     def _routes(self) -> None:
+        api = self.rest_api
         integration = apigw.LambdaIntegration(self.function.function, proxy=True)
-        validator = self.api.add_request_validator(
-            "Validator", validate_request_body=True, validate_request_parameters=True
-        )
         key_header = {"method.request.header.x-api-key": True}
 
-        def method(resource, verb, *, params=None, model=None):
-            options = {"request_validator": validator, "request_parameters": {**key_header, **(params or {})}}
-            if model is not None:
-                options["request_models"] = {"application/json": model}
-            resource.add_method(verb, integration, **options)
+        def method(resource, verb, *, params=None, body=None):
+            api.method(resource, verb, integration, params={**key_header, **(params or {})}, body=body)
 
-        def model(name, schema):
-            return self.api.add_model(name, content_type="application/json", schema=apigw.JsonSchema(
-                schema=apigw.JsonSchemaVersion.DRAFT4, **schema))
-
-        users = self.api.root.add_resource("users")
-        users.add_method("POST", integration, request_validator=validator,
-                         request_models={"application/json": model("SignupModel", _USER_MODEL)})
-        method(self.api.root.add_resource("me"), "GET")
-        namespaces = self.api.root.add_resource("namespaces")
+        api.method(api.root.add_resource("users"), "POST", integration, body=api.model("SignupModel", _USER_MODEL))
+        method(api.root.add_resource("me"), "GET")
+        namespaces = api.root.add_resource("namespaces")
         method(namespaces, "GET", params={"method.request.querystring.limit": False,
                                           "method.request.querystring.cursor": False})
         namespace = namespaces.add_resource("{ns}")
@@ -133,19 +127,5 @@ class KvApiStack(Stack):
         key = keys.add_resource("{key+}")
         method(key, "GET")
         method(key, "PUT", params={"method.request.header.If-Match": False},
-               model=model("PutKeyModel", _PUT_KEY_MODEL))
+               body=api.model("PutKeyModel", _PUT_KEY_MODEL))
         method(key, "DELETE", params={"method.request.header.If-Match": False})
-
-    def _acknowledge(self, stage: str) -> None:
-        Validations.of(self.api.deployment_stage).acknowledge(
-            Acknowledgment(id="AwsSolutions-APIG3",
-                           reason="Stage throttling and per-plan caps bound abuse; a WAF web ACL is "
-                           "attached per account where one exists, not created per product."),
-        )
-        Validations.of(self.api).acknowledge(
-            Acknowledgment(id="AwsSolutions-APIG4",
-                           reason="Callers authenticate with their own API key, checked by the handler "
-                           "against its SHA-256 in GSI1 (one Query); signup is public by design."),
-            Acknowledgment(id="AwsSolutions-COG4",
-                           reason="API-key product without Cognito users; the handler authenticates."),
-        )

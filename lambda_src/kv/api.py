@@ -13,18 +13,57 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
 
+from lambda_src.common import decoding
 from lambda_src.common.api import ApiError, error_response, install_error_handlers, json_body
-from lambda_src.kv import store, validation
-from lambda_src.kv.plans import DEFAULT_PLAN, PLANS, current_month, plan_of, requests_this_month
+from lambda_src.kv import deadline, errors, store, usage, validation
 from lambda_src.kv.meter import METER
+from lambda_src.kv.plans import current_month, plan_of, requests_this_month
 
 logger = Logger()
 app = APIGatewayRestResolver()
 install_error_handlers(app, logger)
 
 _THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+_TRANSIENT = {"InternalServerError", "InternalFailure", "ServiceUnavailable", "TransactionInProgressException",
+              "InternalServiceError", "InternalServiceErrorException"}
+
+
+# The one mapping from the store's domain errors to HTTP statuses.
+_STATUS = {
+    errors.InvalidInput: 400,
+    errors.Unauthenticated: 401,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.StorageCapExceeded: 413,
+    errors.RequestCapExceeded: 429,
+    errors.RateLimited: 429,
+    errors.Busy: 503,
+}
+
+
+@app.exception_handler(errors.DomainError)
+def _domain_error(exc: errors.DomainError):
+    return error_response(_STATUS[type(exc)], exc.code, exc.message, exc.headers)
+
+
+@app.exception_handler(deadline.DeadlineExceeded)
+def _out_of_time(exc: deadline.DeadlineExceeded):
+    return error_response(503, "deadline_exceeded", "the request could not finish in time; retry shortly",
+                          {"Retry-After": "1"})
+
+
+@app.exception_handler(BotoConnectionError)
+def _unreachable(exc: Exception):
+    logger.warning("aws unreachable", extra={"error": type(exc).__name__})
+    return error_response(503, "service_unavailable", "a backing service is unreachable; retry shortly",
+                          {"Retry-After": "1"})
+
+
+@app.exception_handler(HTTPClientError)
+def _http_client_error(exc: Exception):
+    return _unreachable(exc)
 
 
 @app.exception_handler(ClientError)
@@ -32,6 +71,9 @@ def _client_error(exc: ClientError):
     code = exc.response.get("Error", {}).get("Code", "")
     if code in _THROTTLED:
         return error_response(503, "throttled", "the service is busy; retry shortly", {"Retry-After": "1"})
+    if code in _TRANSIENT or int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0) >= 500:
+        return error_response(503, "service_unavailable", "a backing service failed; retry shortly",
+                              {"Retry-After": "1"})
     if code == "ValidationException":
         message = exc.response["Error"].get("Message", "")
         if "size" in message.lower():
@@ -48,8 +90,8 @@ def _json(status: int, body: dict, headers: dict | None = None) -> Response:
 
 def _header(name: str) -> str | None:
     for key, value in (app.current_event.headers or {}).items():
-        if key.lower() == name:
-            return value
+        if isinstance(key, str) and key.lower() == name:
+            return value if isinstance(value, str) else None
     return None
 
 
@@ -61,20 +103,25 @@ def _limit() -> int:
     raw = _query("limit")
     if raw in (None, ""):
         return store.DEFAULT_PAGE
-    if not raw.isdigit() or int(raw) < 1:
-        raise ApiError(400, "invalid_limit", f"limit is a whole number from 1 to {store.MAX_PAGE}")
-    return min(int(raw), store.MAX_PAGE)
+    try:  # ASCII digits only: "²" or "٣" pass str.isdigit but are no limit
+        number = decoding.ascii_int(raw, code="invalid_limit", minimum=1, maximum=10**12, what="limit")
+    except decoding.DecodeError:
+        raise ApiError(400, "invalid_limit", f"limit is a whole number from 1 to {store.MAX_PAGE}") from None
+    return min(number, store.MAX_PAGE)
 
 
 def _user() -> dict:
-    user = store.authenticate(_header("x-api-key"))
+    api_key = _header("x-api-key")
+    if api_key and not decoding.clean_text(api_key):
+        raise ApiError(401, "invalid_api_key", "the API key is not valid")
+    user = store.authenticate(api_key)
     store.check_request_cap(user)
     return user
 
 
 def _usage(user: dict) -> dict:
     plan = plan_of(user)
-    month = current_month(store.now_epoch())
+    month = current_month(usage.now_epoch())
     return {"month": month,
             "requestCount": requests_this_month(user, month) + METER.peek(user["userId"]),
             "storageBytes": int(user.get("storageBytes", 0)),
@@ -84,14 +131,20 @@ def _usage(user: dict) -> dict:
 # -- users -------------------------------------------------------------------
 @app.post("/users")
 def signup():
+    """Create a user on the ``free`` plan. Plans are the server's: a ``plan`` field is refused."""
     body = json_body(app)
+    if "plan" in body:
+        raise ApiError(400, "plan_not_allowed",
+                       "every account starts on the free plan; plans are changed by an operator")
+    unknown = sorted(k for k in body if k != "email")
+    if unknown:
+        raise ApiError(400, "invalid_body", f"unknown field(s): {', '.join(unknown)}")
     email = validation.email(body.get("email"))
-    plan = body.get("plan", DEFAULT_PLAN)
-    if plan not in PLANS:
-        raise ApiError(400, "invalid_plan", f"plan is one of {', '.join(PLANS)}")
-    user, api_key = store.create_user(email, plan)
-    logger.info("user created", extra={"userId": user["userId"], "plan": plan})
-    return _json(201, {"userId": user["userId"], "email": email, "plan": plan, "apiKey": api_key,
+    identity = (app.current_event.raw_event.get("requestContext") or {}).get("identity") or {}
+    store.count_signup(identity.get("sourceIp") if isinstance(identity, dict) else None)
+    user, api_key = store.create_user(email)
+    logger.info("user created", extra={"userId": user["userId"]})
+    return _json(201, {"userId": user["userId"], "email": email, "plan": user["plan"], "apiKey": api_key,
                        "createdAt": user["createdAt"],
                        "note": "store the apiKey now: it is shown only once"})
 
@@ -99,12 +152,12 @@ def signup():
 @app.get("/me")
 def me():
     user = _user()
-    usage = _usage(user)
-    usage["requestCount"] += 1  # this request, counted by record_read below
+    counts = _usage(user)
+    counts["requestCount"] += 1  # this request, counted by record_read below
     store.record_read(user)
     return _json(200, {"userId": user["userId"], "email": user.get("email"), "plan": user.get("plan"),
-                       "requestCount": usage["requestCount"], "storageBytes": usage["storageBytes"],
-                       "usageMonth": usage["month"], "limits": usage["limits"],
+                       "requestCount": counts["requestCount"], "storageBytes": counts["storageBytes"],
+                       "usageMonth": counts["month"], "limits": counts["limits"],
                        "createdAt": user.get("createdAt")})
 
 
@@ -199,4 +252,8 @@ def handler(event, context):
     if not isinstance(event, dict) or "httpMethod" not in event or "path" not in event:
         return {"statusCode": 400, "headers": {"Content-Type": "application/json"},
                 "body": json.dumps({"error": "invalid_event", "message": "expected an API Gateway REST event"})}
-    return app.resolve(event, context)
+    deadline.start(context)
+    try:
+        return app.resolve(event, context)
+    finally:
+        deadline.clear()

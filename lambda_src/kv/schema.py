@@ -31,6 +31,15 @@ NS_GSI1PK = USER_PK
 NS_GSI1SK = NS_MEMBER_SK
 KEY_GSI1PK = NS_PK
 KEY_GSI1SK = KEY_SK
+# One email, one user: a claim item written in the user's signup transaction.
+EMAIL_PK = KeyFormat("EMAIL#{emailHash}")
+# Signups per source address and UTC hour: a conditional counter with a TTL.
+SIGNUP_PK = KeyFormat("SIGNUP#{sourceHash}")
+HOUR_SK = KeyFormat("HOUR#{hour}")
+# ``entityType`` of every item.
+USER_TYPE = "USER"
+NAMESPACE_TYPE = "NAMESPACE"
+KEY_TYPE = "KEY"
 
 GSI1 = Index("GSI1", Attr("GSI1PK"), Attr("GSI1SK"))
 
@@ -101,6 +110,7 @@ RECORDS = (
 )
 
 _KEY_HASH = sha256_hex("kv_example_key_ada")
+_SOURCE_KEY_HASH = sha256_hex("kv_example_key_user123")
 
 TABLE = TableSpec(
     alias="kv.data",
@@ -149,27 +159,43 @@ TABLE = TableSpec(
                               {"PK": "NS#config", "SK": "KEY#feature/dark-mode"})),
     ),
     examples=(
-        {"PK": "USER#u_ada", "SK": "METADATA", "GSI1PK": f"APIKEY#{_KEY_HASH}", "GSI1SK": "METADATA",
+        {"PK": "USER#u_ada", "SK": "METADATA", "entityType": "USER", "GSI1PK": f"APIKEY#{_KEY_HASH}", "GSI1SK": "METADATA",
          "userId": "u_ada", "email": "ada@example.com", "plan": "pro", "requestCount": 42,
          "storageBytes": 96, "createdAt": "2026-11-01T09:00:00Z", "updatedAt": "2026-11-22T09:00:00Z"},
-        {"PK": "USER#u_ada", "SK": "NS#config", "ns": "config", "createdAt": "2026-11-01T09:01:00Z"},
-        {"PK": "USER#u_ada", "SK": "NS#sessions", "ns": "sessions", "createdAt": "2026-11-01T09:02:00Z"},
+        {"PK": "USER#u_ada", "SK": "NS#config", "entityType": "NAMESPACE", "ns": "config", "createdAt": "2026-11-01T09:01:00Z"},
+        {"PK": "USER#u_ada", "SK": "NS#sessions", "entityType": "NAMESPACE", "ns": "sessions", "createdAt": "2026-11-01T09:02:00Z"},
         {"PK": "NS#config", "SK": "METADATA", "GSI1PK": "USER#u_ada", "GSI1SK": "NS#config",
-         "ns": "config", "ownerId": "u_ada", "createdAt": "2026-11-01T09:01:00Z"},
+         "entityType": "NAMESPACE", "ns": "config", "ownerId": "u_ada", "createdAt": "2026-11-01T09:01:00Z",
+         "updatedAt": "2026-11-01T09:01:00Z"},
         {"PK": "NS#sessions", "SK": "METADATA", "GSI1PK": "USER#u_ada", "GSI1SK": "NS#sessions",
-         "ns": "sessions", "ownerId": "u_ada", "createdAt": "2026-11-01T09:02:00Z"},
+         "entityType": "NAMESPACE", "ns": "sessions", "ownerId": "u_ada", "createdAt": "2026-11-01T09:02:00Z",
+         "updatedAt": "2026-11-01T09:02:00Z"},
         {"PK": "NS#config", "SK": "KEY#feature/dark-mode", "GSI1PK": "NS#config",
-         "GSI1SK": "KEY#feature/dark-mode", "ns": "config", "ownerId": "u_ada", "key": "feature/dark-mode", "value": {"enabled": True},
+         "GSI1SK": "KEY#feature/dark-mode", "entityType": "KEY", "ns": "config", "ownerId": "u_ada", "key": "feature/dark-mode", "value": {"enabled": True},
          "version": 3, "size": 17, "createdAt": "2026-11-01T09:05:00Z", "updatedAt": "2026-11-20T09:05:00Z"},
         {"PK": "NS#config", "SK": "KEY#feature/beta-search", "GSI1PK": "NS#config",
-         "GSI1SK": "KEY#feature/beta-search", "ns": "config", "ownerId": "u_ada", "key": "feature/beta-search", "value": {"enabled": False, "rollout": 0.1},
+         "GSI1SK": "KEY#feature/beta-search", "entityType": "KEY", "ns": "config", "ownerId": "u_ada", "key": "feature/beta-search", "value": {"enabled": False, "rollout": 0.1},
          "version": 1, "size": 35, "createdAt": "2026-11-02T09:05:00Z", "updatedAt": "2026-11-02T09:05:00Z"},
         {"PK": "NS#config", "SK": "KEY#limits", "GSI1PK": "NS#config", "GSI1SK": "KEY#limits",
-         "ns": "config", "ownerId": "u_ada", "key": "limits", "value": {"max": 10}, "version": 1, "size": 12,
+         "entityType": "KEY", "ns": "config", "ownerId": "u_ada", "key": "limits", "value": {"max": 10}, "version": 1, "size": 12,
          "createdAt": "2026-11-03T09:05:00Z", "updatedAt": "2026-11-03T09:05:00Z"},
         {"PK": "NS#sessions", "SK": "KEY#sess-81f2", "GSI1PK": "NS#sessions", "GSI1SK": "KEY#sess-81f2",
-         "ns": "sessions", "ownerId": "u_ada", "key": "sess-81f2", "value": {"user": "ada"}, "version": 1, "size": 15, "ttl": 4102444800,
+         "entityType": "KEY", "ns": "sessions", "ownerId": "u_ada", "key": "sess-81f2", "value": {"user": "ada"}, "version": 1, "size": 15, "ttl": 4102444800,
          "createdAt": "2026-11-22T09:05:00Z", "updatedAt": "2026-11-22T09:05:00Z"},
+        # The source design's sample items.
+        {"PK": "USER#user123", "SK": "METADATA", "entityType": "USER", "GSI1PK": f"APIKEY#{_SOURCE_KEY_HASH}",
+         "GSI1SK": "METADATA", "userId": "user123", "email": "user@example.com", "plan": "free",
+         "requestCount": 0, "storageBytes": 46, "createdAt": "2026-11-01T10:00:00Z",
+         "updatedAt": "2026-11-01T10:00:00Z"},
+        {"PK": "USER#user123", "SK": "NS#myapp", "entityType": "NAMESPACE", "ns": "myapp",
+         "createdAt": "2026-11-01T10:01:00Z"},
+        {"PK": "NS#myapp", "SK": "METADATA", "GSI1PK": "USER#user123", "GSI1SK": "NS#myapp",
+         "entityType": "NAMESPACE", "ns": "myapp", "ownerId": "user123", "createdAt": "2026-11-01T10:01:00Z",
+         "updatedAt": "2026-11-01T10:01:00Z"},
+        {"PK": "NS#myapp", "SK": "KEY#user:123", "GSI1PK": "NS#myapp", "GSI1SK": "KEY#user:123",
+         "entityType": "KEY", "ns": "myapp", "ownerId": "user123", "key": "user:123",
+         "value": {"name": "John Doe", "email": "john@example.com"}, "version": 1, "size": 46,
+         "createdAt": "2026-11-01T10:02:00Z", "updatedAt": "2026-11-01T10:02:00Z"},
     ),
 )
 

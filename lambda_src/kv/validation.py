@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from lambda_src.common.api import ApiError
+from lambda_src.common.decoding import clean_text
 
 NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KEY_MAX_BYTES = 512
@@ -27,7 +28,7 @@ def namespace(name: str) -> str:
 
 
 def key(name: str) -> str:
-    if (not isinstance(name, str) or not name or len(name.encode("utf-8")) > KEY_MAX_BYTES
+    if (not clean_text(name) or not name or len(name.encode("utf-8")) > KEY_MAX_BYTES
             or any(ord(c) < 32 or ord(c) == 127 for c in name)):
         raise ApiError(400, "invalid_key",
                        f"keys are 1-{KEY_MAX_BYTES} bytes of UTF-8 without control characters")
@@ -68,7 +69,7 @@ def ttl_seconds(raw) -> int | None:
 
 
 def email(raw) -> str:
-    if not isinstance(raw, str) or not EMAIL_RE.match(raw):
+    if not clean_text(raw) or not EMAIL_RE.match(raw):
         raise ApiError(400, "invalid_email", "a valid email address is required")
     return raw.strip().lower()
 

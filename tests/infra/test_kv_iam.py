@@ -37,7 +37,7 @@ def test_dynamodb_statements_are_exact(staged_templates, stage):
 
 def test_no_other_permissions_beyond_logs_and_xray(dev_templates):
     others = [s for s in function_statements(dev_templates["KvStorageApi"])
-              if not any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+              if not any(a.startswith(("dynamodb:", "secretsmanager:")) for a in as_list(s["Action"]))]
     actions = sorted(a for s in others for a in as_list(s["Action"]))
     assert actions == ["logs:CreateLogStream", "logs:PutLogEvents",
                        "xray:PutTelemetryRecords", "xray:PutTraceSegments"]
@@ -80,3 +80,26 @@ def test_api_validates_throttles_and_logs(dev_templates):
     methods = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Method"]
     assert len(methods) == 9
     assert all(m["Integration"]["Type"] == "AWS_PROXY" for m in methods)
+
+
+def test_the_function_reads_only_its_cursor_secret(dev_templates):
+    template = dev_templates["KvStorageApi"]
+    secrets = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::SecretsManager::Secret"]
+    assert len(secrets) == 1
+    secret = template["Resources"][secrets[0]]["Properties"]
+    assert "SecretString" not in secret and secret["GenerateSecretString"]["PasswordLength"] == 64
+    statements = [s for s in function_statements(template)
+                  if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))]
+    assert [(sorted(as_list(s["Action"])), s["Resource"]) for s in statements] == [
+        (["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"], {"Ref": secrets[0]})]
+    fn = next(r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+    assert fn["Environment"]["Variables"]["KV_CURSOR_HMAC_ARN"] == {"Ref": secrets[0]}
+
+
+def test_the_data_stack_exports_the_table_name_and_arn(staged_templates):
+    stage, templates = staged_templates
+    template = templates["KvStorageData"]
+    table = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table")
+    outputs = {o["Export"]["Name"]: o["Value"] for o in template["Outputs"].values() if "Export" in o}
+    assert outputs[f"KvStorage-{stage}-TableName"] == {"Ref": table}
+    assert outputs[f"KvStorage-{stage}-TableArn"] == {"Fn::GetAtt": [table, "Arn"]}

@@ -153,6 +153,15 @@ EXAMPLES = {
           dynamo-admin insights stu_4532
           dynamo-admin insights stu_4532 --period 2025-01 --json
     """,
+    "set-plan": """
+        Plans are set by the server: every signup starts on free, and an
+        operator moves a user with this command (one conditional UpdateItem;
+        an unknown user changes nothing and exits 1).
+
+        examples:
+          dynamo-admin set-plan u_0123abcd4567ef89 pro
+          dynamo-admin --target aws --stage prod set-plan u_0123abcd4567ef89 scale
+    """,
     "count": """
         Without --exact: ItemCount from DescribeTable (one request, refreshed by
         DynamoDB about every six hours). --exact: a paginated Scan with
@@ -254,6 +263,10 @@ def build_parser() -> Parser:
                    help=f"items to return (default {core.DEFAULT_SCAN_LIMIT}, max {core.MAX_SCAN_LIMIT})")
     p.add_argument("--index", help="scan a global secondary index instead of the table")
     p.add_argument("--start-key", metavar="JSON", help="continue from a previous next_key")
+
+    p = command("set-plan", "Move a KV storage user to another plan (free, pro, scale).")
+    p.add_argument("user_id", metavar="USER_ID", help="the user's id, as /me reports it (u_...)")
+    p.add_argument("plan", metavar="PLAN", help="free, pro or scale")
 
     p = command("count", "Count items: approximate ItemCount, or --exact with a full COUNT scan.")
     p.add_argument("table", metavar="TABLE")
@@ -473,6 +486,12 @@ class App:
         if self.out.as_json:
             return self.out.json(item)
         self.out.record(item, title=f"updated {spec.table_name(self.stage)}")
+
+    def cmd_set_plan(self) -> None:
+        result = core.set_plan(self.conn, self.args.user_id, self.args.plan, self.stage, self.context)
+        if self.out.as_json:
+            return self.out.json(result)
+        self.out.record(result, title="plan set")
 
     def cmd_delete(self) -> None:
         spec = self.table()

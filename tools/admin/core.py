@@ -10,6 +10,8 @@ key attribute or index name is written in this package.
 from __future__ import annotations
 
 import difflib
+import json
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
 
@@ -471,3 +473,38 @@ def pattern_info(spec: TableSpec, pattern: AccessPattern, stage: str) -> dict:
         "description": pattern.description,
         "example": f"query {qualified(spec, pattern)} {example}".strip(),
     }
+
+
+def set_plan(conn: Connection, user_id: str, plan: str, stage: str,
+             context: Mapping[str, Any] | None = None) -> dict:
+    """Move a KV storage user to ``plan`` (free, pro, scale): plans are the operator's, not the client's.
+
+    One conditional UpdateItem on ``USER#<id>`` / ``METADATA``: an unknown
+    user is a failure, nothing is created.
+    """
+    from lambda_src.kv import plans, schema as kv_schema
+
+    if plan not in plans.PLANS:
+        raise UsageError(f"unknown plan {plan!r}: one of {', '.join(plans.PLANS)}")
+    if not user_id:
+        raise UsageError("give the user's id (the userId of /me, e.g. u_0123abcd)")
+    spec = resolve_table(kv_schema.TABLE.alias, stage, context)
+    key = {"PK": kv_schema.USER_PK.build(userId=user_id), "SK": kv_schema.METADATA_SK.build()}
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        response = conn.call(
+            "update_item", TableName=spec.table_name(stage), Key=key_attr_values(key),
+            UpdateExpression="SET #plan = :plan, #updated = :now",
+            ConditionExpression="attribute_exists(PK) AND entityType = :user",
+            ExpressionAttributeNames={"#plan": "plan", "#updated": "updatedAt"},
+            ExpressionAttributeValues={":plan": to_attr(plan), ":now": to_attr(now),
+                                       ":user": to_attr(kv_schema.USER_TYPE)},
+            ReturnValues="ALL_NEW",
+        )
+    except Failure as exc:
+        if "condition failed" in str(exc):
+            raise Failure(f"no KV user {user_id!r} (nothing changed)") from exc
+        raise
+    item = from_item(response.get("Attributes", {}))
+    return {"userId": item.get("userId"), "email": item.get("email"), "plan": item.get("plan"),
+            "updatedAt": item.get("updatedAt")}

@@ -61,7 +61,8 @@ def _scenario(client) -> list[dict]:
     signup = {}
     counter = _measure(client, lambda: signup.update(_call("POST", "/users", body={"email": "b@example.com"})))
     key = signup["body"]["apiKey"]
-    rows.append(_row("signup (POST /users)", counter, 1, "PutItem; raw key returned once, stored as SHA-256"))
+    rows.append(_row("signup (POST /users)", counter, 2,
+                     "per-source counter UpdateItem + TransactWriteItems (user, email claim); key stored as SHA-256"))
     rows.append(_row("create namespace", _measure(client, lambda: _call("PUT", "/namespaces/bench", api_key=key)),
                      2, "auth + TransactWriteItems (metadata, membership, usage ADD)"))
     put = {}
@@ -122,8 +123,9 @@ def _scenario(client) -> list[dict]:
     rows.append(_row("delete key (If-Match ETag)", counter, 2, "auth + TransactWriteItems (delete, usage ADD)"))
     counter = _measure(client, lambda: _call("DELETE", "/namespaces/bench", api_key=key,
                                              query={"force": "true"}))
-    rows.append(_row("force-delete namespace (23 keys)", counter, 4,
-                     "auth + per batch of 25: consistent Query + TransactWriteItems; then one transaction"))
+    rows.append(_row("force-delete namespace (23 keys)", counter, 5,
+                     "auth + deleting mark + per batch of 25: consistent Query + TransactWriteItems; "
+                     "then one transaction"))
     return rows
 
 
@@ -132,9 +134,20 @@ def run(client=None) -> list[dict]:
     moto world with the dev tables; requests are counted on it."""
     from lambda_src.kv import schema
 
+    import boto3
+
+    from lambda_src.kv import cursor
+
     names = {"TABLE_NAME": schema.TABLE.table_name("dev"), "GSI_NAME": schema.GSI1.name}
-    with patched_env(names), world(client) as ddb:
-        return _scenario(ddb)
+    with world(client) as ddb:
+        secret = boto3.client("secretsmanager", region_name=ddb.meta.region_name).create_secret(
+            Name="kv-bench-cursor", SecretString="bench-" + "k" * 58)["ARN"]
+        cursor.reset_secret()
+        try:
+            with patched_env({**names, "KV_CURSOR_HMAC_ARN": secret}):
+                return _scenario(ddb)
+        finally:
+            cursor.reset_secret()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -56,19 +57,39 @@ class Client:
         out_headers.update(raw.get("headers") or {})
         return Reply(raw["statusCode"], json.loads(raw["body"]), out_headers)
 
-    def signup(self, email="ada@example.com", plan="free") -> "Client":
-        reply = self.call("POST", "/users", body={"email": email, "plan": plan}, key=None)
+    def signup(self, email="owner@example.com") -> "Client":
+        reply = self.call("POST", "/users", body={"email": email}, key=None)
         assert reply.status == 201, reply
         return Client(reply.body["apiKey"])
 
 
 @pytest.fixture
-def kv(aws, monkeypatch):
-    """A signed-up free-plan client; reads are metered with flush_every=1 unless a test changes it."""
+def cursor_secret(aws, monkeypatch):
+    """The per-deployment cursor secret in (moto) Secrets Manager, read afresh by the handler."""
+    import boto3
+
+    from lambda_src.kv import cursor
+
+    arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name="kv-cursor-test", SecretString="s3cret-" + "x" * 57)["ARN"]
+    monkeypatch.setenv("KV_CURSOR_HMAC_ARN", arn)
+    cursor.reset_secret()
+    yield arn
+    cursor.reset_secret()
+
+
+@pytest.fixture
+def kv(aws, cursor_secret, monkeypatch):
+    """A signed-up free-plan client; reads are metered with flush_every=1 unless a test changes it.
+
+    Signups are limited per source address; tests that are not about that
+    limit raise it (``KV_SIGNUPS_PER_HOUR``).
+    """
     from lambda_src.kv.meter import METER
 
     for name, value in table_env().items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KV_SIGNUPS_PER_HOUR", "100000")
     METER.reset()
     monkeypatch.setattr(METER, "flush_every", 1)
     yield Client().signup()
@@ -78,3 +99,24 @@ def kv(aws, monkeypatch):
 @pytest.fixture
 def anon(kv):
     return Client()
+
+
+@pytest.fixture
+def serialized_moto(monkeypatch):
+    """Make each AWS request atomic, as DynamoDB's are: moto handles one request at a time.
+
+    Threads still interleave freely between requests, which is what a race
+    test exercises; without this, moto's own non-atomic request handling
+    would race and the test would fail for moto's reasons.
+    """
+    import botocore.client
+
+    lock = threading.Lock()
+    original = botocore.client.BaseClient._make_api_call
+
+    def serialized(self, operation_name, api_params):
+        with lock:
+            return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", serialized)
+    yield lock

@@ -65,9 +65,12 @@ def test_storage_cap_is_413_and_nothing_is_written(aws, kv):
     assert kv.call("GET", "/me").body["storageBytes"] == cap - 7
 
 
-def test_paid_plans_have_higher_caps(anon):
-    pro = anon.signup("pro@example.com", plan="pro").call("GET", "/me").body["limits"]
-    scale = anon.signup("scale@example.com", plan="scale").call("GET", "/me").body["limits"]
+def test_paid_plans_have_higher_caps(aws, anon):
+    pro_client, scale_client = anon.signup("pro@example.com"), anon.signup("scale@example.com")
+    set_usage(aws, user_id(pro_client), plan="pro")  # plans are set by an operator, not by signup
+    set_usage(aws, user_id(scale_client), plan="scale")
+    pro = pro_client.call("GET", "/me").body["limits"]
+    scale = scale_client.call("GET", "/me").body["limits"]
     free = plans.PLANS["free"]
     assert free.monthly_requests < pro["monthlyRequests"] < scale["monthlyRequests"]
     assert free.storage_bytes < pro["storageBytes"] < scale["storageBytes"]
@@ -86,3 +89,20 @@ def test_reads_are_metered_in_batches(aws, kv, monkeypatch):
     kv.call("GET", "/me")
     kv.call("PUT", "/namespaces/n")  # a write carries the pending read with it
     assert stored() == 5 and METER.peek(uid) == 0
+
+
+def test_an_operator_changes_a_plan_with_the_admin_cli(aws, kv, capsys):
+    import json as _json
+
+    from tools.admin import main
+
+    uid = user_id(kv)
+    assert main(["--target", "aws", "--region", "us-east-1", "--json", "set-plan", uid, "pro"]) == 0
+    out = _json.loads(capsys.readouterr().out)
+    assert (out["userId"], out["plan"]) == (uid, "pro")
+    assert kv.call("GET", "/me").body["limits"]["storageBytes"] == plans.PLANS["pro"].storage_bytes
+    assert main(["--target", "aws", "--region", "us-east-1", "set-plan", uid, "platinum"]) == 2
+    assert main(["--target", "aws", "--region", "us-east-1", "set-plan", "u_nobody", "pro"]) == 1
+    missing = aws.get_item(TableName=table_env()["TABLE_NAME"],
+                           Key={"PK": to_attr("USER#u_nobody"), "SK": to_attr("METADATA")})
+    assert "Item" not in missing
