@@ -133,13 +133,31 @@ def runtime_interpreter() -> str:
     return found
 
 
-def compile_bytecode(bundle: Path) -> None:
-    """Compile every module of ``bundle`` as the runtime loads it from /var/task."""
+def compile_bytecode(bundle: Path, folder: Path | None = None) -> None:
+    """Compile every module under ``folder`` (default: all of ``bundle``) as the runtime loads
+    it from /var/task: code objects name ``/var/task/...`` paths."""
     subprocess.run(
         [runtime_interpreter(), "-m", "compileall", "-q", "-o", str(PYC_OPTIMIZATION),
-         "--invalidation-mode", PYC_INVALIDATION, "-s", str(bundle), "-p", "/var/task", str(bundle)],
+         "--invalidation-mode", PYC_INVALIDATION, "-s", str(bundle), "-p", "/var/task", str(folder or bundle)],
         check=True, capture_output=True,
     )
+
+
+@lru_cache(maxsize=None)
+def _compiled_dependencies() -> Path:
+    """The runtime dependencies, copied and compiled once per process.
+
+    Every product bundles the same dependencies at the same place under
+    /var/task, so their bytecode is identical across bundles; a synth of the
+    whole app compiles them once instead of once per product.
+    """
+    import tempfile
+
+    staging = Path(tempfile.mkdtemp(prefix="lambda-deps-"))
+    for dist in runtime_distributions():
+        copy_distribution(dist, staging)
+    compile_bytecode(staging)
+    return staging
 
 
 def build_bundle(product: str, output_dir: Path) -> Path:
@@ -151,9 +169,8 @@ def build_bundle(product: str, output_dir: Path) -> Path:
     shutil.copy2(LAMBDA_SRC / "__init__.py", package_dir / "__init__.py")
     for part in ("common", product):
         shutil.copytree(LAMBDA_SRC / part, package_dir / part, ignore=_IGNORE, dirs_exist_ok=True)
-    for dist in runtime_distributions():
-        copy_distribution(dist, output_dir)
-    compile_bytecode(output_dir)
+    shutil.copytree(_compiled_dependencies(), output_dir, dirs_exist_ok=True)
+    compile_bytecode(output_dir, package_dir)
     return output_dir
 
 
