@@ -44,7 +44,15 @@ def test_every_key_comes_back_despite_unprocessed_keys(aws):
     names = _load(aws, 400)
     client = FaultyClient(aws, unprocessed_fraction=0.3)
     sleeps = Sleeps()
-    found = batch_get_packages(client, names, sleep=sleeps, rng=random.Random(1))
+    now = [0.0]
+
+    def sleep(seconds):
+        sleeps(seconds)
+        now[0] += seconds
+
+    # One request at a time and a clock that moves only while backing off: the same draws every run.
+    found = batch_get_packages(client, names, sleep=sleep, clock=lambda: now[0], rng=random.Random(1),
+                               concurrency=1)
     assert sorted(found) == sorted(names)
     assert max(client.batch_sizes) <= 100
     # Unprocessed keys ride along in full requests: close to ceil(n/100) / (1 - p).
@@ -249,8 +257,11 @@ def test_no_key_is_lost_or_duplicated_whatever_the_order_of_answers(n, p, seed, 
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(n=st.integers(3000, 12000), p=st.floats(0.0, 0.3), seed=st.integers(0, 2**16))
+@given(n=st.integers(8000, 12000), p=st.floats(0.0, 0.3), seed=st.integers(0, 2**16))
 def test_request_count_stays_within_a_tenth_of_the_floor(n, p, seed):
+    """Thousands of keys: the last rounds of held keys (each a dependent round trip, so a
+    request of fewer than 100 keys) add a handful of requests whatever n is; below about
+    5,000 keys at p = 30 % that handful can pass a tenth of the floor."""
     keys, items = _items(n)
     client = MemoryClient("t", items, fraction=p, seed=seed, latency_s=0.001)
     stats = {}
