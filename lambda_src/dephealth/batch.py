@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 import random
+import threading
 import time
 from collections import deque
 from itertools import count
@@ -53,10 +54,11 @@ def _key_id(key: dict) -> tuple:
     return tuple(sorted((name, tuple(value.items())) for name, value in key.items()))
 
 
-def _send(client, table: str, chunk: list[dict], delay: float, sleep) -> tuple[list[dict], list[dict]]:
+def _send(client, table: str, chunk: list[dict], delay: float, sleep, sent) -> tuple[list[dict], list[dict]]:
     """One BatchGetItem after ``delay`` seconds: (items found, keys held back)."""
     if delay > 0:
         sleep(delay)
+    sent.add()
     try:
         response = client.batch_get_item(RequestItems={table: {"Keys": chunk}})
     except ClientError as exc:
@@ -65,6 +67,18 @@ def _send(client, table: str, chunk: list[dict], delay: float, sleep) -> tuple[l
         return [], chunk
     found = response.get("Responses", {}).get(table, [])
     return found, response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+
+
+class _Counter:
+    """Requests actually sent, counted from the sending threads."""
+
+    def __init__(self):
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.value += 1
 
 
 class _Queue:
@@ -136,7 +150,8 @@ def batch_get(
     rng = rng or random.Random()
     queue = _Queue(list({_key_id(k): k for k in keys}.values()))
     found: list[dict] = []
-    requests = streak = 0
+    requests = streak = 0  # requests dispatched (a dispatched one may still be backing off)
+    sent = _Counter()
     deadline = clock() + deadline_s
     in_flight: dict = {}  # future -> its keys
     pool = None
@@ -152,7 +167,7 @@ def batch_get(
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
         missing = queue.keys() + [k for chunk in in_flight.values() for k in chunk]
-        return BatchIncomplete(missing, requests)
+        return BatchIncomplete(missing, sent.value)
 
     try:
         while queue or in_flight:
@@ -172,13 +187,13 @@ def batch_get(
                 requests += 1
                 if not in_flight and not queue:
                     # The only request that can be in flight: no thread needed.
-                    settle(chunk, *_send(client, table, chunk, delay, sleep))
+                    settle(chunk, *_send(client, table, chunk, delay, sleep, sent))
                     break
                 if pool is None:
                     from concurrent.futures import ThreadPoolExecutor
 
                     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="batch-get")
-                in_flight[pool.submit(_send, client, table, chunk, delay, sleep)] = chunk
+                in_flight[pool.submit(_send, client, table, chunk, delay, sleep, sent)] = chunk
             if not in_flight:
                 continue
             from concurrent.futures import FIRST_COMPLETED, wait
@@ -194,5 +209,5 @@ def batch_get(
     if pool is not None:
         pool.shutdown(wait=False)
     if stats is not None:
-        stats["requests"] = requests
+        stats["requests"] = sent.value
     return found
