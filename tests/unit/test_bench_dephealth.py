@@ -16,28 +16,34 @@ def test_request_rows_are_at_floor(aws):
         assert row["requests"] == row["floor"], row
 
 
-@pytest.fixture
-def small_batch(aws):
-    def measure(fraction: float) -> dict:
-        return dephealth.batch_fault_benchmark(n=300, unprocessed_fraction=fraction, client=aws,
-                                               latency_s=0.0, sequential_sample=20)
-    return measure
+def test_five_readers_on_the_stub_return_every_key():
+    r = dephealth.batch_read_benchmark(n=300, fraction=0.3, latency_s=0.0, per_key_s=0.0, source_sample_chunks=2)
+    assert r["ours_keys"] == r["pynamodb_keys"] == 300
+    assert r["source_keys"] == r["source_sample_keys"] == 200
+    assert r["floor_requests"] == 5 and r["ours_max_batch"] == 100
+    assert r["floor_requests"] <= r["ours_requests"] < r["pynamodb_requests"]  # PynamoDB re-sends held keys alone
+    assert {"ours_s", "pynamodb_s", "source_s", "sequential_floor_s", "concurrent_floor_s"} <= set(r)
 
 
-def test_every_key_comes_back_three_ways(small_batch):
-    r = small_batch(0.3)
-    assert r["keys_returned"] == r["pynamodb_keys_returned"] == 300
-    assert r["sequential_keys_returned"] == r["sequential_sample"] == 20
-    assert r["floor"] == 5 and r["floor"] <= r["requests"] <= r["floor"] + 4 and r["max_batch"] == 100
-    assert r["pynamodb_requests"] > r["requests"]  # PynamoDB re-requests held keys on their own
-    assert {"wall_s", "backoff_s", "sequential_s", "pynamodb_s", "notes"} <= set(r)
+def test_without_held_keys_both_batch_readers_are_at_floor():
+    r = dephealth.batch_read_benchmark(n=300, fraction=0.0, latency_s=0.0, per_key_s=0.0, source_sample_chunks=1)
+    assert r["ours_requests"] == r["pynamodb_requests"] == r["floor_requests"] == 3
+    assert r["source_requests"] == 3  # one request per chunk, scaled from the one-chunk sample
 
 
-def test_without_faults_both_batch_readers_are_at_floor(small_batch):
-    r = small_batch(0.0)
-    assert r["requests"] == r["pynamodb_requests"] == r["floor"] == 3
+def test_held_keys_are_seeded():
+    first, second = (dephealth.batch_read_benchmark(n=300, fraction=0.3, latency_s=0.0, per_key_s=0.0,
+                                                    source_sample_chunks=1) for _ in range(2))
+    assert first["pynamodb_requests"] == second["pynamodb_requests"]
+    assert first["source_requests"] == second["source_requests"]
 
 
-def test_faults_are_seeded(small_batch):
-    first, second = small_batch(0.3), small_batch(0.3)
-    assert (first["requests"], first["pynamodb_requests"]) == (second["requests"], second["pynamodb_requests"])
+def test_quick_batch_section_reports_the_five_readers():
+    from tools.bench.__main__ import batch_section
+
+    lines = batch_section(quick=True)
+    text = "\n".join(lines)
+    assert "500 keys" in text and "PynamoDB" in text and "source loop" in text
+    rows = [line for line in lines if line.startswith("| ") and "%" in line.split("|")[1]]
+    assert [row.split("|")[1].strip() for row in rows] == ["0 %", "10 %", "30 %"]
+    assert all(row.rstrip(" |").endswith("yes") for row in rows)

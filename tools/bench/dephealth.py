@@ -21,7 +21,7 @@ import random
 import time
 from contextlib import contextmanager
 
-from tools.bench.faults import inject_faults, moto_tables, patched_env
+from tools.bench.faults import moto_tables, patched_env
 
 PRODUCT = "dephealth"
 LATENCY_S = 0.005  # injected per DynamoDB request: a same-region round trip
@@ -214,111 +214,169 @@ def run(client=None) -> list[dict]:
         return _scenario(ddb)
 
 
-def _time_ours(client, names, faults: dict) -> dict:
-    """``batch_get_packages``: full requests of 100, held keys merged into the next, jittered backoff."""
+# --- batch reads on the transport stub --------------------------------------------------------
+
+BATCH_LATENCY_S = 0.010  # per BatchGetItem/GetItem request
+BATCH_PER_KEY_S = 0.00005  # per key of a request: a full request of 100 answers in 15 ms
+SOURCE_SLEEP_S = 0.1  # the source design's fixed pause before re-sending UnprocessedKeys
+SOURCE_SAMPLE_CHUNKS = 10
+
+
+def _stub_client():
+    """A botocore DynamoDB client that never reaches the network (the stub answers before-send)."""
+    import boto3
+
+    return boto3.client("dynamodb", region_name="us-east-1", endpoint_url="https://dynamodb.us-east-1.amazonaws.com",
+                        aws_access_key_id="bench", aws_secret_access_key="bench")
+
+
+def _stub(table: str, names, fraction: float, **latency):
+    from lambda_src.dephealth.packages import package_key
+    from tools.bench.transport import StubTable
+
+    items = [{**package_key(e, name), "ecosystem": {"S": e}, "name": {"S": name}, "risk_level": {"S": "low"}}
+             for e, name in names]
+    return StubTable(table, items, fraction=fraction, seed=FAULT_SEED, **latency)
+
+
+def _timed(stub, client, fn) -> dict:
+    stub.attach(client)
+    try:
+        started = time.perf_counter()
+        keys = fn()
+        elapsed = time.perf_counter() - started
+    finally:
+        stub.detach(client)
+    return {"s": elapsed, "requests": stub.requests, "keys": keys,
+            "max_batch": max(stub.batch_sizes, default=0)}
+
+
+def _ours(table, names, fraction, latency) -> dict:
     from lambda_src.dephealth import packages
 
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        time.sleep(seconds)
-
-    with inject_faults(client, **faults) as hooks:
-        started = time.perf_counter()
-        found = packages.batch_get_packages(client, names, rng=random.Random(5), deadline_s=120, sleep=sleep)
-        elapsed = time.perf_counter() - started
-    return {"s": elapsed, "requests": sum(hooks.calls.values()), "keys": len(found),
-            "max_batch": max(hooks.batch_sizes), "backoff_s": sum(slept)}
+    client, stub = _stub_client(), _stub(table, names, fraction, **latency)
+    return _timed(stub, client, lambda: len(packages.batch_get_packages(client, names, deadline_s=300)))
 
 
-def _time_sequential(client, table: str, sample, faults: dict) -> dict:
-    """One GetItem per key, one after the other: what a loop without batching costs."""
-    from lambda_src.dephealth.packages import package_key
-
-    with inject_faults(client, **faults) as hooks:
-        started = time.perf_counter()
-        found = sum("Item" in client.get_item(TableName=table, Key=package_key(e, name)) for e, name in sample)
-        elapsed = time.perf_counter() - started
-    return {"s": elapsed, "requests": sum(hooks.calls.values()), "keys": found}
-
-
-def _pynamodb_model(client, table: str):
-    """A PynamoDB model of the packages table, on the endpoint and region of ``client``.
-
-    A new class per call: PynamoDB caches its connection (and botocore
-    client) on the class, which must not outlive one moto world.
-    """
+def _pynamodb(table, names, fraction, latency) -> dict:
+    """PynamoDB's ``Model.batch_get`` on its own botocore client, on the same stub."""
     from pynamodb.attributes import UnicodeAttribute
     from pynamodb.models import Model
 
-    endpoint, region_name = client.meta.endpoint_url, client.meta.region_name
+    from lambda_src.dephealth.packages import package_key
 
-    class Package(Model):
+    class Package(Model):  # a new class per run: PynamoDB caches its client on the class
         class Meta:
             table_name = table
-            region = region_name
-            host = endpoint
+            region = "us-east-1"
+            host = "https://dynamodb.us-east-1.amazonaws.com"
+            aws_access_key_id = "bench"
+            aws_secret_access_key = "bench"
 
         pk = UnicodeAttribute(hash_key=True)
         sk = UnicodeAttribute(range_key=True)
 
-    return Package
+    keys = [(k["pk"]["S"], k["sk"]["S"]) for k in (package_key(e, name) for e, name in names)]
+    stub = _stub(table, names, fraction, **latency)
+    return _timed(stub, Package._get_connection().connection.client,
+                  lambda: sum(1 for _ in Package.batch_get(keys)))
 
 
-def _time_pynamodb(client, table: str, names, faults: dict) -> dict:
-    """PynamoDB's ``Model.batch_get``, with the faults injected on PynamoDB's own botocore client."""
+def source_loop(client, table: str, keys: list[dict], pause_s: float = SOURCE_SLEEP_S) -> list[dict]:
+    """The source design's reader: one request of 100 at a time, its UnprocessedKeys re-sent
+    alone after a fixed ``time.sleep(0.1)`` until none are left, then the next 100."""
+    found = []
+    for start in range(0, len(keys), 100):
+        request = {table: {"Keys": keys[start:start + 100]}}
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            found.extend(response["Responses"].get(table, []))
+            request = response.get("UnprocessedKeys") or None
+            if request:
+                time.sleep(pause_s)
+    return found
+
+
+def _source(table, names, fraction, latency, sample_chunks) -> dict:
+    """The source loop over the first ``sample_chunks`` requests' keys, scaled to all of them.
+
+    The loop finishes one chunk before it starts the next, so chunks cost the
+    same on average and the sample scales linearly; the whole loop at 30 %
+    would take most of a minute and teach nothing more.
+    """
     from lambda_src.dephealth.packages import package_key
 
-    model = _pynamodb_model(client, table)
-    keys = [(k["pk"]["S"], k["sk"]["S"]) for k in (package_key(e, name) for e, name in names)]
-    with inject_faults(model._get_connection().connection.client, **faults) as hooks:
-        started = time.perf_counter()
-        found = sum(1 for _ in model.batch_get(keys))
-        elapsed = time.perf_counter() - started
-    return {"s": elapsed, "requests": sum(hooks.calls.values()), "keys": found,
-            "max_batch": max(hooks.batch_sizes)}
+    sample = names[:sample_chunks * 100]
+    client, stub = _stub_client(), _stub(table, sample, fraction, **latency)
+    keys = [package_key(e, name) for e, name in sample]
+    r = _timed(stub, client, lambda: len(source_loop(client, table, keys)))
+    scale = math.ceil(len(names) / 100) / math.ceil(len(sample) / 100)
+    return {**r, "sample_keys": len(sample), "sample_s": r["s"], "s": r["s"] * scale,
+            "requests": round(r["requests"] * scale)}
 
 
-def _notes(latency_s: float, n: int, ours: dict, sequential: dict, sample: int, pynamodb: dict) -> str:
-    return (f"{latency_s * 1000:g} ms injected per request (all three, seeded faults); "
-            f"ours: held keys ride in the next full request, {ours['backoff_s']:.2f} s of wall is "
-            "full-jitter backoff; "
-            f"sequential: {sample:,} GetItem timed ({sequential['keys']:,} found) and scaled x{n / sample:g}; "
-            f"PynamoDB: {pynamodb['requests']} requests, {pynamodb['keys']:,} keys returned, "
-            "held keys re-requested alone, no backoff")
+def _floors(table, names, fraction, latency, concurrency) -> dict:
+    """Full requests of 100 on a stub that holds nothing back, ``ceil(ceil(n/100)/(1-p))`` of
+    them: the fewest a reader can send. Sent one at a time, then ``concurrency`` at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lambda_src.dephealth.packages import package_key
+
+    chunk = [package_key(e, name) for e, name in names[:100]]
+    count = math.ceil(math.ceil(len(names) / 100) / (1 - fraction))
+    out = {"requests": count}
+    for label, workers in (("sequential_s", 1), ("concurrent_s", concurrency)):
+        client, stub = _stub_client(), _stub(table, names[:100], 0.0, **latency)
+
+        def send(_):
+            client.batch_get_item(RequestItems={table: {"Keys": chunk}})
+
+        def run():
+            if workers == 1:
+                for i in range(count):
+                    send(i)
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    list(pool.map(send, range(count)))
+            return count * len(chunk)
+
+        out[label] = _timed(stub, client, run)["s"]
+    return out
 
 
-def batch_fault_benchmark(n: int = 10_000, unprocessed_fraction: float = 0.3, *, client=None,
-                          latency_s: float = LATENCY_S, sequential_sample: int = SEQUENTIAL_SAMPLE) -> dict:
-    """``n`` package reads three ways, under the same latency and the same seeded UnprocessedKeys.
-
-    The sequential loop is timed over ``sequential_sample`` keys and scaled
-    linearly to ``n`` (GetItem has no UnprocessedKeys, so only the latency
-    applies to it); the whole loop would dominate the run and teach nothing more.
-    """
+def batch_read_benchmark(n: int = 10_000, fraction: float = 0.3, *, latency_s: float = BATCH_LATENCY_S,
+                         per_key_s: float = BATCH_PER_KEY_S, source_sample_chunks: int = SOURCE_SAMPLE_CHUNKS,
+                         concurrency: int | None = None) -> dict:
+    """``n`` package reads five ways on the transport stub, with the same seeded held keys."""
     from lambda_src.dephealth import config
+    from lambda_src.dephealth.batch import DEFAULT_CONCURRENCY
 
-    faults = {"unprocessed_fraction": unprocessed_fraction, "latency_s": latency_s, "seed": FAULT_SEED}
-    with _world(client) as ddb:
-        table = config.packages_table()
-        names = _load_packages(ddb, table, n)
-        sample = names[:min(n, sequential_sample)]
-        ours = _time_ours(ddb, names, faults)
-        sequential = _time_sequential(ddb, table, sample, faults)
-        pynamodb = _time_pynamodb(ddb, table, names, faults)
-    floor = math.ceil(math.ceil(n / 100) / (1 - unprocessed_fraction))
-    return {"requests": ours["requests"], "floor": floor, "keys_returned": ours["keys"], "keys_requested": n,
-            "wall_s": round(ours["s"], 2), "max_batch": ours["max_batch"], "backoff_s": round(ours["backoff_s"], 2),
-            "sequential_s": round(sequential["s"] * n / len(sample), 1),
-            "sequential_sample": len(sample), "sequential_keys_returned": sequential["keys"],
-            "pynamodb_s": round(pynamodb["s"], 2), "pynamodb_requests": pynamodb["requests"],
-            "pynamodb_keys_returned": pynamodb["keys"], "latency_ms": latency_s * 1000,
-            "notes": _notes(latency_s, n, ours, sequential, len(sample), pynamodb)}
+    concurrency = concurrency or DEFAULT_CONCURRENCY
+    table = config.packages_table()
+    names = [("npm", f"bench-{i:05d}") for i in range(n)]
+    latency = {"latency_s": latency_s, "per_key_s": per_key_s}
+    ours = _ours(table, names, fraction, latency)
+    pynamodb = _pynamodb(table, names, fraction, latency)
+    source = _source(table, names, fraction, latency, source_sample_chunks)
+    floors = _floors(table, names, fraction, latency, concurrency)
+    return {
+        "n": n, "fraction": fraction, "concurrency": concurrency,
+        "ours_s": round(ours["s"], 3), "ours_requests": ours["requests"], "ours_keys": ours["keys"],
+        "ours_max_batch": ours["max_batch"],
+        "pynamodb_s": round(pynamodb["s"], 3), "pynamodb_requests": pynamodb["requests"],
+        "pynamodb_keys": pynamodb["keys"],
+        "source_s": round(source["s"], 2), "source_requests": source["requests"], "source_keys": source["keys"],
+        "source_sample_keys": source["sample_keys"],
+        "floor_requests": floors["requests"], "sequential_floor_s": round(floors["sequential_s"], 3),
+        "concurrent_floor_s": round(floors["concurrent_s"], 3),
+        "vs_pynamodb": round(pynamodb["s"] / ours["s"], 1), "vs_source": round(source["s"] / ours["s"], 1),
+        "vs_concurrent_floor": round(ours["s"] / floors["concurrent_s"], 2),
+        "request_ratio": round(ours["requests"] / (math.ceil(n / 100) / (1 - fraction)), 3),
+    }
 
 
 if __name__ == "__main__":
     for row in run():
         print(row)
-    for fraction in (0.0, 0.1, 0.3):
-        print(batch_fault_benchmark(unprocessed_fraction=fraction))
+    for p in (0.0, 0.1, 0.3):
+        print(batch_read_benchmark(fraction=p))

@@ -22,6 +22,7 @@ import json
 import os
 import random
 import tempfile
+import threading
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -130,22 +131,25 @@ class FaultyClient:
         self.rng = random.Random(seed)
         self.calls = 0
         self.batch_sizes: list[int] = []
+        self._lock = threading.Lock()  # callers may send from several threads
 
     def __getattr__(self, name):
         return getattr(self._client, name)
 
     def batch_get_item(self, RequestItems, **kwargs):
-        self.calls += 1
         [(table, request)] = RequestItems.items()
         keys = request["Keys"]
-        self.batch_sizes.append(len(keys))
+        with self._lock:
+            self.calls += 1
+            call = self.calls
+            self.batch_sizes.append(len(keys))
+            held = keys if self.always_unprocessed else [k for k in keys if self.rng.random() < self.fraction]
         if len(keys) > 100:
             raise ClientError({"Error": {"Code": "ValidationException", "Message": "Too many items"}},
                               "BatchGetItem")
-        if self.calls in self.throttle_calls:
+        if call in self.throttle_calls:
             raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
                                          "Message": "throttled"}}, "BatchGetItem")
-        held = keys if self.always_unprocessed else [k for k in keys if self.rng.random() < self.fraction]
         held_ids = {id(k) for k in held}
         served = [k for k in keys if id(k) not in held_ids]
         response = {"Responses": {table: []}, "UnprocessedKeys": {}}
