@@ -13,7 +13,7 @@ from pathlib import Path
 
 import shlex
 
-from lambda_src.common.catalog import PRODUCTS
+from tools.catalog import PRODUCTS
 from lambda_src.common.requests import build_request
 from lambda_src.common.schema_types import AccessPattern, Attribute, TableSpec
 

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from lambda_src.common.catalog import ALL_TABLES
+from tools.catalog import ALL_TABLES
 from tools.local import endpoint, ui
 
 pytestmark = pytest.mark.e2e

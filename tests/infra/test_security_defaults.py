@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from lambda_src.common.catalog import ALL_TABLES
+from tools.catalog import ALL_TABLES
 from tests.synth import synth
 
 STAGES = ["dev", "prod"]

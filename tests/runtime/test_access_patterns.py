@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_src.common.catalog import ALL_TABLES
+from tools.catalog import ALL_TABLES
 from lambda_src.common.requests import build_request, from_item, to_item
 from lambda_src.common.schema_types import iter_patterns
 from tools.bench.counting import count_requests

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from lambda_src.common.catalog import ALL_TABLES
+from tools.catalog import ALL_TABLES
 from lambda_src.common.requests import to_item
 from lambda_src.mfh import schema as mfh
 from tools.admin import main

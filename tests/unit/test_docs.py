@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_src.common.catalog import ALL_TABLES
+from tools.catalog import ALL_TABLES
 from lambda_src.common.schema_types import item_type
 from tools import docs_gen
 

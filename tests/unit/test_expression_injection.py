@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from lambda_src.common.catalog import find_table
+from tools.catalog import find_table
 from lambda_src.common.requests import build_request, from_item, to_item
 from tools.admin.connect import Connection
 from tools.admin.core import update_item

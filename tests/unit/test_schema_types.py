@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from lambda_src.common.catalog import ALL_TABLES, find_table
+from tools.catalog import ALL_TABLES, find_table
 from lambda_src.common.requests import build_request, from_item, to_item
 from lambda_src.common.schema_types import (
     AccessPattern, Attr, Index, KeyFormat, SchemaError, TableSpec,

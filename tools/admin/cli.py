@@ -9,7 +9,7 @@ import textwrap
 from decimal import Decimal
 from typing import Any, Sequence
 
-from lambda_src.common.catalog import ALL_TABLES
+from tools.catalog import ALL_TABLES
 from lambda_src.common.schema_types import STAGES, TableSpec
 from lambda_src.iops import schema as iops_schema
 from tools.admin import core, parsing

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
 
-from lambda_src.common.catalog import ALL_TABLES, PRODUCTS
+from tools.catalog import ALL_TABLES, PRODUCTS
 from lambda_src.common.requests import build_request, from_item, to_attr, to_item
 from lambda_src.common.schema_types import STAGES, AccessPattern, SchemaError, TableSpec
 from tools.admin.connect import Connection

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from lambda_src.common.catalog import ALL_TABLES
+from tools.catalog import ALL_TABLES
 from lambda_src.common.requests import to_item
 from lambda_src.common.schema_types import TableSpec
 from tools.cfn_tables import table_resources

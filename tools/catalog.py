@@ -1,4 +1,8 @@
-"""Every table of every product, for tools that work across products."""
+"""Every table of every product, for the tools and tests that work across products.
+
+It imports all four product schemas, so it lives with the tools: a Lambda bundle
+holds one product only.
+"""
 
 from __future__ import annotations
 
