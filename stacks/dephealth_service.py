@@ -32,6 +32,7 @@ from constructs import Construct
 from constructs_lib import queues
 from constructs_lib.access import TableByName, grant
 from constructs_lib.python_function import PythonFunction
+from constructs_lib.rest_api import JsonRestApi
 from lambda_src.dephealth import config, schema
 
 from .dephealth import DepHealthDataStack
@@ -72,16 +73,6 @@ _BATCH_MODEL = {
     "required": ["packages"],
     "properties": {"packages": apigw.JsonSchema(type=apigw.JsonSchemaType.ARRAY, min_items=1, max_items=1000)},
 }
-# API Gateway's own rejections answer in the same {"error", "message"} shape as the handlers.
-_GATEWAY_ERRORS = {
-    "BadRequestParameters": (apigw.ResponseType.BAD_REQUEST_PARAMETERS, "400", "invalid_request"),
-    "BadRequestBody": (apigw.ResponseType.BAD_REQUEST_BODY, "400", "invalid_request"),
-    "Throttled": (apigw.ResponseType.THROTTLED, "429", "throttled"),
-    "Default4xx": (apigw.ResponseType.DEFAULT_4_XX, None, "bad_request"),
-    "Default5xx": (apigw.ResponseType.DEFAULT_5_XX, None, "service_unavailable"),
-}
-
-
 class DepHealthServiceStack(Stack):
     """Exposes ``functions`` (by id), ``api``, ``queue`` and ``dead_letter_queue``."""
 
@@ -178,57 +169,26 @@ class DepHealthServiceStack(Stack):
         rule.add_target(targets.LambdaFunction(self.functions["MonthlyReset"].function, retry_attempts=2))
 
     def _api(self, stage: str) -> None:
-        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH,
-                                    removal_policy=RemovalPolicy.DESTROY)
-        self.api = apigw.RestApi(
-            self, "Api",
-            rest_api_name=f"dephealth-{stage}",
+        # No query strings in the access log (JsonRestApi's format): they carry login and verification tokens.
+        self.rest = JsonRestApi(
+            self, "Api", name=f"dephealth-{stage}", stage=stage,
             description="DepHealth dependency health API (x-api-key, or the demo allowance)",
-            cloud_watch_role=False,
-            endpoint_types=[apigw.EndpointType.REGIONAL],
-            deploy_options=apigw.StageOptions(
-                stage_name=stage, throttling_rate_limit=50, throttling_burst_limit=100, tracing_enabled=True,
-                logging_level=apigw.MethodLoggingLevel.ERROR, data_trace_enabled=False, metrics_enabled=True,
-                access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                # No query strings in the access log: they carry login and verification tokens.
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False, http_method=True, ip=True, protocol=True, request_time=True,
-                    resource_path=True, response_length=True, status=True, user=False),
-            ),
+            rate_limit=50, burst_limit=100,
+            auth_reason="Callers authenticate with their API key, checked by the handler against "
+            "its SHA-256 in key-hash-index; signup, login and the demo are public by design.",
+            waf_reason="Stage throttling, per-tier quotas and the demo limit bound abuse; a WAF "
+            "web ACL is attached per account, not created per product.",
         )
-        for name, (kind, status, code) in _GATEWAY_ERRORS.items():
-            self.api.add_gateway_response(
-                name, type=kind, status_code=status,
-                templates={"application/json": '{"error": "%s", "message": $context.error.messageString}' % code},
-            )
+        self.api = self.rest.api
         self._routes()
-        Validations.of(self.api.deployment_stage).acknowledge(
-            Acknowledgment(id="AwsSolutions-APIG3",
-                           reason="Stage throttling, per-tier quotas and the demo limit bound abuse; a WAF "
-                           "web ACL is attached per account, not created per product."),
-        )
-        Validations.of(self.api).acknowledge(
-            Acknowledgment(id="AwsSolutions-APIG4",
-                           reason="Callers authenticate with their API key, checked by the handler against "
-                           "its SHA-256 in key-hash-index; signup, login and the demo are public by design."),
-            Acknowledgment(id="AwsSolutions-COG4",
-                           reason="API-key product without Cognito users; the handler authenticates."),
-        )
         CfnOutput(self, "ApiUrl", value=self.api.url)
 
     def _routes(self) -> None:
-        validator = self.api.add_request_validator("Validator", validate_request_body=True,
-                                                   validate_request_parameters=True)
-
-        def model(name: str, schema_: dict) -> apigw.Model:
-            return self.api.add_model(name, content_type="application/json",
-                                      schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, **schema_))
+        model = self.rest.model
 
         def method(resource, verb, fn_id, *, params=None, body=None):
-            options = {"request_validator": validator, "request_parameters": params or {}}
-            if body is not None:
-                options["request_models"] = {"application/json": body}
-            resource.add_method(verb, apigw.LambdaIntegration(self.functions[fn_id].function, proxy=True), **options)
+            self.rest.method(resource, verb, apigw.LambdaIntegration(self.functions[fn_id].function, proxy=True),
+                             params=params, body=body)
 
         email = model("EmailModel", _EMAIL_MODEL)
         token = {"method.request.querystring.token": True}

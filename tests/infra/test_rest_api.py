@@ -1,4 +1,4 @@
-"""JsonRestApi: API Gateway's own answers use the handlers' {"error", "message"} JSON (KV API template)."""
+"""JsonRestApi: API Gateway's own answers use the handlers' {"error", "message"} JSON, on both APIs."""
 
 from __future__ import annotations
 
@@ -36,9 +36,10 @@ def gateway_responses(template: dict) -> dict[str, dict]:
             if r["Type"] == "AWS::ApiGateway::GatewayResponse"}
 
 
+@pytest.mark.parametrize("stack", ["KvStorageApi", "DepHealthService"])
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_every_gateway_response_is_the_error_json(stage, dev_templates, prod_templates):
-    template = (dev_templates if stage == "dev" else prod_templates)["KvStorageApi"]
+def test_every_gateway_response_is_the_error_json(stage, stack, dev_templates, prod_templates):
+    template = (dev_templates if stage == "dev" else prod_templates)[stack]
     responses = gateway_responses(template)
     assert set(responses) == set(EXPECTED)
     for kind, (status, code) in EXPECTED.items():
