@@ -57,7 +57,7 @@ def build_app(
     settings = AppSettings(
         stage=stage,
         env=env,
-        context={k: app.node.try_get_context(k) for k in ("tableName", "gsiName", "iopsProvisioned")},
+        context={k: app.node.try_get_context(k) for k in ("tableName", "gsiName", "iopsProvisioned", "kvReadFlushEvery")},
     )
     for product in (dephealth, mfh, kv, iops):
         product.build(app, settings)

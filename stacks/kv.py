@@ -7,6 +7,7 @@ from constructs import Construct
 
 from constructs_lib.schema_table import SchemaTable
 from lambda_src.kv import schema
+from lambda_src.kv.meter import DEFAULT_FLUSH_EVERY as METER_DEFAULT_FLUSH_EVERY
 
 from .data import ProductDataStack
 
@@ -59,5 +60,7 @@ def build(app, settings) -> dict:
     )
     from .kv_api import KvApiStack
 
-    api = KvApiStack(app, "KvStorageApi", data=data, **settings.stack_kwargs("KvStorage", "Api"))
+    api = KvApiStack(app, "KvStorageApi", data=data,
+                     read_flush_every=int(settings.context.get("kvReadFlushEvery") or METER_DEFAULT_FLUSH_EVERY),
+                     **settings.stack_kwargs("KvStorage", "Api"))
     return {"data": data, "api": api}

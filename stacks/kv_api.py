@@ -50,7 +50,8 @@ _PUT_KEY_MODEL = {
 class KvApiStack(Stack):
     """Exposes ``function`` and ``api``."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, stage: str, data: KvDataStack, **kwargs) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, stage: str, data: KvDataStack,
+                 read_flush_every: int, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         # The HMAC key of paging cursors: generated at deploy time, never in the template.
         self.cursor_secret = secretsmanager.Secret(
@@ -74,7 +75,7 @@ class KvApiStack(Stack):
             environment={
                 "TABLE_NAME": data.schema_table.table_name,
                 "GSI_NAME": data.gsi_name,
-                "KV_READ_FLUSH_EVERY": "20",
+                "KV_READ_FLUSH_EVERY": str(read_flush_every),
                 "KV_CURSOR_HMAC_ARN": self.cursor_secret.secret_arn,
             },
             memory_size=512,

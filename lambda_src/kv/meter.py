@@ -3,9 +3,12 @@
 A write folds the request counter into its own transaction, so it costs no
 extra request. A read has no write to ride on: its count waits here and is
 added to the user's next write, or flushed with one UpdateItem once
-``flush_every`` reads are pending (default 20: amortized 0.05 requests per
-read). The price is that up to ``flush_every - 1`` reads per container can
-go uncounted when a container is recycled; caps still see pending reads.
+``flush_every`` reads are pending. The default, 1, keeps every user's
+``requestCount`` exact at every moment (one UpdateItem per read): with several
+containers serving one user, pending reads in the others are invisible, and
+a recycled container loses up to ``flush_every - 1`` of them. A deployment
+that prefers fewer writes over exact counts sets the ``kvReadFlushEvery``
+context (``KV_READ_FLUSH_EVERY``), e.g. 20: amortized 0.05 requests per read.
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ import os
 from collections import defaultdict
 
 
+DEFAULT_FLUSH_EVERY = 1
+
+
 class ReadMeter:
     def __init__(self, flush_every: int | None = None) -> None:
-        self.flush_every = flush_every or int(os.environ.get("KV_READ_FLUSH_EVERY", "20"))
+        self.flush_every = flush_every or int(os.environ.get("KV_READ_FLUSH_EVERY", str(DEFAULT_FLUSH_EVERY)))
         self.pending: dict[str, int] = defaultdict(int)
 
     def record(self, user_id: str) -> bool:
