@@ -7,6 +7,8 @@ Sections, each skipped with a note when its product module is absent:
 - IOps ingest throughput;
 - handler cold import + first client vs the ``boto3.client`` floor;
 - synth wall time vs an empty CDK app, with and without built-in validation;
+- the running system on a fresh MiniStack: deploy time, HTTP p50/p95 next to a constant-function
+  floor, IOps pipeline time (tools/bench/local_target.py);
 - test-suite wall time.
 Benchmarks report; they never fail on a number.
 """
@@ -185,6 +187,17 @@ def tests_section() -> list[str]:
     return lines + [""]
 
 
+def local_target_section() -> list[str]:
+    """The running system on a fresh MiniStack (skipped with a note when it cannot run here)."""
+    from tools.bench import local_target
+    from tools.local.env import LocalError
+
+    try:
+        return local_target.section(local_target.run())
+    except (LocalError, OSError) as exc:
+        return ["## The running system on the local target (MiniStack)", "", f"Not measured: {exc}", ""]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the benchmarks and rewrite docs/PERFORMANCE.md")
     parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per cold-import figure")
@@ -204,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     requests, _gaps = requests_section()
     body = requests + batch_section(args.quick) + ingest_section() + cold_import_section(args.runs)
     if not args.quick:
-        body += synth_section() + tests_section()
+        body += synth_section() + local_target_section() + tests_section()
     body += [f"`make bench` itself took {time.perf_counter() - started:.0f} s.", ""]
     text = "\n".join(header + body)
     print(text)
