@@ -12,7 +12,10 @@ import boto3
 from botocore.config import Config
 
 # Standard retry mode: exponential backoff with jitter on throttling, capped.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=5)
+# Short per-attempt timeouts: DynamoDB answers in milliseconds, and each handler keeps one
+# attempt (connect + read) back from its Lambda deadline (common/faults.py), so a 10 s API
+# function has 6.5 s of working time.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=1, read_timeout=2)
 
 
 @lru_cache(maxsize=None)
