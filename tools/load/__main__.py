@@ -57,7 +57,11 @@ def run_locust(config: dict, users: int, seconds: int, workdir: Path) -> tuple[l
     if not stats_file.exists():
         raise LocalError(f"locust produced no statistics (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")
     rows = list(csv.DictReader(stats_file.open()))
-    return rows, json.loads((workdir / "ledger.json").read_text())
+    failures_file = workdir / "stats_failures.csv"
+    failures = list(csv.DictReader(failures_file.open())) if failures_file.exists() else []
+    ledger = json.loads((workdir / "ledger.json").read_text())
+    ledger["failures"] = [f"{f['Method']} {f['Name']}: {f['Error']} x{f['Occurrences']}" for f in failures]
+    return rows, ledger
 
 
 def check_counters(port: int, kv_url: str, ledger: dict, api_keys_table: str) -> list[str]:
@@ -96,7 +100,7 @@ def _pages(url: str, headers: dict, field: str):
             return
 
 
-def report(rows: list[dict], users: int, seconds: int, drift: list[str]) -> list[str]:
+def report(rows: list[dict], users: int, seconds: int, drift: list[str], failures: list[str] = ()) -> list[str]:
     floor = next((r for r in rows if r["Name"].startswith("GET floor")), None)
     floor_p50 = float(floor["50%"]) if floor else None
     lines = [BEGIN, "## Load test of the running system (`make load`)", "",
@@ -110,9 +114,11 @@ def report(rows: list[dict], users: int, seconds: int, drift: list[str]) -> list
         lines.append(f"| {row['Type']} {row['Name'].replace('|', '/')} | {row['Request Count']} | "
                      f"{row['Failure Count']} | {row['50%']} | {row['95%']} | {row['99%']} | {ratio} |")
     total = next((r for r in rows if r["Name"] == "Aggregated"), None)
-    failures = int(total["Failure Count"]) if total else 0
-    lines += ["", f"Responses >= 500: {failures}. Counter drift: {len(drift)}"
-              + (" (" + "; ".join(drift[:5]) + ")" if drift else "") + ".", END]
+    failed = int(total["Failure Count"]) if total else 0
+    lines += ["", f"Responses >= 500: {failed}. Counter drift: {len(drift)}"
+              + (" (" + "; ".join(drift[:5]) + ")" if drift else "") + "."]
+    lines += [f"- {line}" for line in failures]
+    lines += [END]
     return lines
 
 
@@ -151,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     except (LocalError, StopIteration, OSError, AssertionError) as exc:
         print(f"error: {exc or 'the deployed APIs were not found: run `make deploy` first'}", file=sys.stderr)
         return 1
-    lines = report(rows, args.users, args.seconds, drift)
+    lines = report(rows, args.users, args.seconds, drift, ledger.get("failures", []))
     print("\n".join(lines[1:-1]))
     if args.write:
         write_doc(lines)

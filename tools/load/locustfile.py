@@ -23,8 +23,22 @@ _KEYS = itertools.cycle(CONFIG["dephealth_keys"])
 PACKAGES = [("npm", "express"), ("npm", "left-pad"), ("pypi", "requests"), ("pypi", "pyyaml"), ("npm", "nope")]
 
 
+_CLIENTS = itertools.count(1)
+
+
+def client_address() -> str:
+    """A distinct address per simulated client (198.18.0.0/15, the benchmarking range).
+
+    The local target takes a request's ``sourceIp`` from ``X-Forwarded-For``;
+    each simulated user is its own client, as real users are, so the KV
+    signup limit per source applies to each one separately.
+    """
+    n = next(_CLIENTS)
+    return f"198.18.{n // 250}.{n % 250 + 1}"
+
+
 class KvUser(HttpUser):
-    """Signs up once, then puts, gets, lists and deletes keys in its own namespace."""
+    """Signs up once (as its own client address), then puts, gets, lists and deletes keys in its namespace."""
 
     host = CONFIG["kv_url"]
     wait_time = between(0.05, 0.2)
@@ -32,6 +46,7 @@ class KvUser(HttpUser):
 
     def on_start(self) -> None:
         with self.client.post("/users", json={"email": f"load-{uuid.uuid4().hex[:10]}@example.com"},
+                              headers={"X-Forwarded-For": client_address()},
                               name="POST /users", catch_response=True) as r:
             if r.status_code != 201:
                 r.failure(f"signup answered {r.status_code}")
