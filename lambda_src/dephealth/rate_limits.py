@@ -38,31 +38,36 @@ def demo_source(ip) -> str:
     return str(address)
 
 
-def demo_hit(client, ip: str) -> int:
-    """Count one demo request for ``ip`` (see ``demo_source``) this hour; 429 past the limit."""
-    ip = demo_source(ip)
-    limit = config.demo_limit()
-    now = int(clock.now())
+def _hourly_hit(client, key: dict, *, limit: int, ttl_s: int, now: int) -> int | None:
+    """One conditional ``ADD`` on an hourly counter item; its new count, or None past ``limit``."""
     try:
         response = client.update_item(
             TableName=config.api_keys_table(),
-            Key={"pk": to_attr(DEMO_PK.build(ip=ip)), "sk": to_attr(DEMO_SK.build(hour=clock.hour(now)))},
+            Key={name: to_attr(value) for name, value in key.items()},
             UpdateExpression="ADD #c :one SET #ttl = if_not_exists(#ttl, :ttl)",
             ConditionExpression="attribute_not_exists(#c) OR #c < :limit",
             ExpressionAttributeNames={"#c": "count", "#ttl": "ttl"},
-            ExpressionAttributeValues={
-                ":one": to_attr(1),
-                ":limit": to_attr(limit),
-                ":ttl": to_attr(now + config.DEMO_COUNTER_TTL_S),
-            },
+            ExpressionAttributeValues={":one": to_attr(1), ":limit": to_attr(limit), ":ttl": to_attr(now + ttl_s)},
             ReturnValues="UPDATED_NEW",
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        raise ApiError(429, "demo_limit_exceeded",
-                       f"the demo allows {limit} requests per hour; sign up for an API key") from None
+        return None
     return int(response["Attributes"]["count"]["N"])
+
+
+def demo_hit(client, ip: str) -> int:
+    """Count one demo request for ``ip`` (see ``demo_source``) this hour; 429 past the limit."""
+    ip = demo_source(ip)
+    limit = config.demo_limit()
+    now = int(clock.now())
+    key = {"pk": DEMO_PK.build(ip=ip), "sk": DEMO_SK.build(hour=clock.hour(now))}
+    count = _hourly_hit(client, key, limit=limit, ttl_s=config.DEMO_COUNTER_TTL_S, now=now)
+    if count is None:
+        raise ApiError(429, "demo_limit_exceeded",
+                       f"the demo allows {limit} requests per hour; sign up for an API key")
+    return count
 
 
 def mail_hit(client, email_hash: str) -> int:
@@ -73,24 +78,12 @@ def mail_hit(client, email_hash: str) -> int:
     """
     limit = config.mail_limit()
     now = int(clock.now())
-    try:
-        response = client.update_item(
-            TableName=config.api_keys_table(),
-            Key={"pk": to_attr(MAIL_PK.build(email_hash=email_hash)), "sk": to_attr(MAIL_SK.build(hour=clock.hour(now)))},
-            UpdateExpression="ADD #c :one SET #ttl = if_not_exists(#ttl, :ttl)",
-            ConditionExpression="attribute_not_exists(#c) OR #c < :limit",
-            ExpressionAttributeNames={"#c": "count", "#ttl": "ttl"},
-            ExpressionAttributeValues={":one": to_attr(1), ":limit": to_attr(limit),
-                                       ":ttl": to_attr(now + config.MAIL_COUNTER_TTL_S)},
-            ReturnValues="UPDATED_NEW",
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        raise ApiError(429, "mail_limit_exceeded",
-                       f"at most {limit} links per address per hour; try again later",
-                       headers={"Retry-After": str(3600 - now % 3600)}) from None
-    return int(response["Attributes"]["count"]["N"])
+    key = {"pk": MAIL_PK.build(email_hash=email_hash), "sk": MAIL_SK.build(hour=clock.hour(now))}
+    count = _hourly_hit(client, key, limit=limit, ttl_s=config.MAIL_COUNTER_TTL_S, now=now)
+    if count is None:
+        raise ApiError(429, "mail_limit_exceeded", f"at most {limit} links per address per hour; try again later",
+                       headers={"Retry-After": str(3600 - now % 3600)})
+    return count
 
 
 def github_consume(client, calls: int = 1, *, shard: int | None = None) -> None:
