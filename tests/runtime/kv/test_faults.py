@@ -360,6 +360,10 @@ def _http_throttle(service: str, operation: str):
     attempts = []
 
     def handler(request, **_kwargs):
+        # botocore calls every before-send handler and uses the first answer; moto's handler
+        # (less specific, so called after this one) would still execute the request. Point the
+        # attempt elsewhere so that only this answer exists, as when AWS throttles it.
+        request.url = "https://throttled.invalid/"
         attempts.append(time.monotonic())
         time.sleep(0.05)
         return AWSResponse(request.url, 400, {"x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.0"},
