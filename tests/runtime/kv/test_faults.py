@@ -401,3 +401,36 @@ def test_sustained_throttling_answers_503_before_the_deadline_and_the_retry_is_e
     _cold(injector)
     assert scenario.request(client, "slow", context).status == scenario.status
     assert tenant_state(aws, user_id, "slow") == expected_state
+
+
+# -- a transaction cancelled by a condition: the domain answer, even beside a retryable reason ---
+CCF = "ConditionalCheckFailed"
+
+
+@pytest.mark.parametrize("name,reasons,status,error", [
+    ("signup", ["None", CCF], 409, "email_taken"),
+    ("signup", ["ThrottlingError", CCF], 409, "email_taken"),
+    ("create_namespace", [CCF, "None", "None"], 409, "namespace_unavailable"),
+    ("put_new_key", [CCF, "None", "None"], 404, "namespace_not_found"),
+    ("put_new_key", [CCF, "TransactionConflict", "None"], 404, "namespace_not_found"),
+    ("put_new_key", ["None", "None", CCF], 401, "invalid_api_key"),  # the user's item is gone
+    ("overwrite_key_if_match", [CCF, "None", "None"], 404, "namespace_not_found"),
+    ("delete_key_if_match", [CCF, "None"], 404, "key_not_found"),
+    ("delete_empty_namespace", [CCF, "None", "None"], 404, "namespace_not_found"),
+])
+def test_a_condition_failure_is_the_documented_domain_answer(aws, kv, anon, injector, name, reasons, status, error):
+    scenario = SCENARIOS[name]
+    _, expected_state = _baseline(aws, anon, injector, scenario, "base")
+    client, user_id = _new_tenant(anon, "ccf")
+    context = scenario.setup(client, "ccf")
+    before = tenant_state(aws, user_id, "ccf")
+    injector.arm("TransactWriteItems", 1, Fault(400, "TransactionCanceledException", reasons))
+    reply = scenario.request(client, "ccf", context)
+    assert injector.fired == 1
+    injector.disarm()
+    assert (reply.status, reply.body["error"]) == (status, error), reply
+    assert "Retry-After" not in reply.headers
+    if name != "delete_empty_namespace":  # its first write, the documented `deleting` mark, stays until repeated
+        assert tenant_state(aws, user_id, "ccf") == before  # nothing written
+    assert scenario.request(client, "ccf", context).status == scenario.status
+    assert tenant_state(aws, user_id, "ccf") == expected_state
