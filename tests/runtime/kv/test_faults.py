@@ -50,13 +50,16 @@ class Fault:
     code: str
     reasons: list[str] | None = None
     message: str = ""
+    reason_messages: dict[int, str] = field(default_factory=dict)  # position -> that reason's Message
 
     def parsed(self, operation: str) -> dict:
         message = self.message or f"injected {self.code}"
         parsed = {"Error": {"Code": self.code, "Message": message},
                   "ResponseMetadata": {"HTTPStatusCode": self.status, "RequestId": "injected"}}
         if self.reasons is not None:
-            parsed["CancellationReasons"] = [{"Code": r} if r != "None" else {"Code": "None"} for r in self.reasons]
+            parsed["CancellationReasons"] = [{"Code": r, **({"Message": self.reason_messages[i]}
+                                                             if i in self.reason_messages else {})}
+                                             for i, r in enumerate(self.reasons)]
             parsed["Error"]["Message"] = ("Transaction cancelled, please refer cancellation reasons for specific "
                                           f"reasons [{', '.join(self.reasons)}]")
         return parsed
@@ -434,3 +437,28 @@ def test_a_condition_failure_is_the_documented_domain_answer(aws, kv, anon, inje
         assert tenant_state(aws, user_id, "ccf") == before  # nothing written
     assert scenario.request(client, "ccf", context).status == scenario.status
     assert tenant_state(aws, user_id, "ccf") == expected_state
+
+
+@pytest.mark.parametrize("fault", [
+    Fault(400, "ValidationException", message="Item size has exceeded the maximum allowed size"),
+    Fault(400, "ValidationException", message="Item size to update has exceeded the maximum allowed size"),
+])
+def test_an_item_over_dynamodbs_size_limit_is_the_values_413(aws, kv, anon, injector, fault):
+    client, user_id = _new_tenant(anon, "big")
+    _setup_ns(client, "big")
+    before = tenant_state(aws, user_id, "big")
+    injector.arm("TransactWriteItems", 1, fault)
+    reply = client.call("PUT", "/namespaces/app-big/keys/k", body={"value": "v"})
+    assert injector.fired == 1
+    assert (reply.status, reply.body["error"]) == (413, "value_too_large")
+    assert tenant_state(aws, user_id, "big") == before
+
+
+def test_a_transaction_cancelled_for_an_items_size_is_the_values_413(aws, kv, anon, injector):
+    client, user_id = _new_tenant(anon, "big")
+    _setup_ns(client, "big")
+    injector.arm("TransactWriteItems", 1, Fault(400, "TransactionCanceledException", ["None", "ValidationError", "None"],
+                                                reason_messages={1: "Item size has exceeded the maximum allowed size"}))
+    reply = client.call("PUT", "/namespaces/app-big/keys/k", body={"value": "v"})
+    assert injector.fired == 1
+    assert (reply.status, reply.body["error"]) == (413, "value_too_large")
