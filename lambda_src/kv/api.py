@@ -2,8 +2,8 @@
 
 Routes are thin: validate input, authenticate with one GSI1 Query, call
 ``store``. Every error is a 4xx ``{"error", "message"}`` body (see
-``lambda_src.common.api``); DynamoDB validation failures map to 400 and
-throttling to 503, never a traceback.
+``lambda_src.common.api``); a retryable AWS fault (throttling, a conflict, a
+5xx) is 503 with ``Retry-After``, and 500 is left for real defects.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
 
-from lambda_src.common import decoding
+from lambda_src.common import decoding, faults
 from lambda_src.common.api import ApiError, error_response, install_error_handlers, json_body
 from lambda_src.kv import deadline, errors, store, usage, validation
 from lambda_src.kv.meter import METER
@@ -25,9 +25,11 @@ logger = Logger()
 app = APIGatewayRestResolver()
 install_error_handlers(app, logger)
 
-_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-_TRANSIENT = {"InternalServerError", "InternalFailure", "ServiceUnavailable", "TransactionInProgressException",
-              "InternalServiceError", "InternalServiceErrorException"}
+# Retryable faults are classified by the shared policy (``common.faults``); these codes
+# are transient too: Secrets Manager's 5xx, and any AWS answer with a 5xx status.
+_TRANSIENT = {"InternalServiceError", "InternalServiceErrorException", "InternalFailure", "ServiceUnavailable"}
+# Retryable because another writer held the item, not because the service is short of capacity.
+_CONFLICTS = {"TransactionConflictException", "TransactionInProgressException", "TransactionCanceledException"}
 
 
 # The one mapping from the store's domain errors to HTTP statuses.
@@ -68,19 +70,38 @@ def _http_client_error(exc: Exception):
 
 @app.exception_handler(ClientError)
 def _client_error(exc: ClientError):
-    code = exc.response.get("Error", {}).get("Code", "")
-    if code in _THROTTLED:
+    """AWS errors the store did not turn into domain errors: retryable ones are 503 with
+    ``Retry-After``; an item over DynamoDB's size limit is the value's (413); anything else
+    is a defect of our own request or configuration (500)."""
+    code = faults.error_code(exc) or ""
+    kind = faults.classify(exc)
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    if kind is None and (code in _TRANSIENT or status >= 500):
+        kind = "unavailable"
+    if kind == "throttled":
+        logger.warning("aws throttling", extra={"code": code})
         return error_response(503, "throttled", "the service is busy; retry shortly", {"Retry-After": "1"})
-    if code in _TRANSIENT or int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0) >= 500:
+    if kind is not None:
+        logger.warning("retryable aws fault", extra={"code": code})
+        if code in _CONFLICTS:
+            return error_response(503, "busy", "a concurrent request held this one; retry shortly",
+                                  {"Retry-After": "1"})
         return error_response(503, "service_unavailable", "a backing service failed; retry shortly",
                               {"Retry-After": "1"})
-    if code == "ValidationException":
-        message = exc.response["Error"].get("Message", "")
-        if "size" in message.lower():
-            return error_response(413, "value_too_large", "the item exceeds DynamoDB's 400 KB limit")
-        return error_response(400, "invalid_request", "the request cannot be stored as given")
-    logger.exception("dynamodb error", extra={"code": code})
+    if _item_too_large(exc):
+        return error_response(413, "value_too_large", "the item exceeds DynamoDB's 400 KB limit")
+    logger.exception("aws error", extra={"code": code})
     return error_response(500, "internal_error", "the request could not be completed")
+
+
+def _item_too_large(exc: ClientError) -> bool:
+    """DynamoDB refused an item for its size (a key's value is the only part a client sizes)."""
+    messages = [exc.response.get("Error", {}).get("Message", "")]
+    if faults.error_code(exc) == "TransactionCanceledException":
+        messages = [str((r or {}).get("Message") or "") for r in exc.response.get("CancellationReasons") or []]
+    elif faults.error_code(exc) != "ValidationException":
+        return False
+    return any("item size" in m.lower() for m in messages)
 
 
 def _json(status: int, body: dict, headers: dict | None = None) -> Response:

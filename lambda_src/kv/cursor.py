@@ -20,6 +20,7 @@ from functools import lru_cache
 
 from lambda_src.common import decoding
 from lambda_src.common.aws_clients import client
+from lambda_src.kv import deadline
 
 VERSION = 1
 MAX_CHARS = 8192  # a key is up to 512 UTF-8 bytes, escaped in JSON, then base64url
@@ -34,7 +35,9 @@ def _secret() -> bytes:
     arn = os.environ.get("KV_CURSOR_HMAC_ARN")
     if not arn:
         raise RuntimeError("KV_CURSOR_HMAC_ARN is not set")
-    return client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"].encode("utf-8")
+    secrets = client("secretsmanager")
+    deadline.install(secrets)  # its retries stop at the invocation's deadline, as DynamoDB's do
+    return secrets.get_secret_value(SecretId=arn)["SecretString"].encode("utf-8")
 
 
 def reset_secret() -> None:

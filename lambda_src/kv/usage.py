@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
+from lambda_src.common import faults
 from lambda_src.common.aws_clients import dynamodb as _client
 from lambda_src.common.requests import build_request, from_item, to_attr
 from lambda_src.kv import deadline, schema
@@ -136,8 +137,14 @@ def record_read(user: dict) -> None:
         dynamodb().update_item(**update)
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            # This request fails with the write, so it is not counted; the reads
+            # pending before it stay pending for the next write or flush.
+            METER.settle(user["userId"], 1)
             raise
         return  # the user is gone or the month turned over meanwhile: drop the batch
+    except Exception:
+        METER.settle(user["userId"], 1)
+        raise
     METER.settle(user["userId"], count)
 
 
@@ -158,8 +165,10 @@ def transact(items: list[dict]) -> list[dict] | None:
         if exc.response["Error"]["Code"] != "TransactionCanceledException":
             raise
         reasons = cancellation_reasons(exc)
-        if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+        if "ConditionalCheckFailed" in faults.transaction_reasons(exc):
             return reasons
+        if faults.classify(exc) is None:
+            raise  # cancelled for a reason no retry fixes (a ValidationError): a defect
         # Cancelled for throttling, a conflicting transaction or a transient
         # fault: nothing was written and the same request can succeed.
         raise Busy("busy", "a concurrent request or the table's capacity held this one; retry",
