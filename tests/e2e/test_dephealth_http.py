@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from urllib.parse import parse_qs, quote, urlparse
+from urllib.parse import quote
 
 import pytest
 
-from tests.e2e.conftest import assert_error_shape, eventually
+from tests.e2e.conftest import assert_error_shape
 from tools.local import mail
 
 pytestmark = pytest.mark.e2e
@@ -19,39 +19,19 @@ def api(deployment):
     return deployment.api_url("DepHealth")
 
 
-def _token_from_mail(port: int, address: str, path: str, after: set[str]) -> str:
-    def newest():
-        for message in reversed(mail.messages(port)):
-            if message.message_id in after or address not in message.to:
-                continue
-            for link in message.links:
-                parsed = urlparse(link)
-                if parsed.path.endswith(path):
-                    return parse_qs(parsed.query)["token"][0]
-        return None
-
-    return eventually(newest, timeout=60, what=f"a mail to {address} with a {path} link")
-
-
-def _sent_ids(port: int) -> set[str]:
-    return {m.message_id for m in mail.messages(port)}
-
-
 @pytest.fixture(scope="module")
 def account(deployment, api, http):
     """Sign up, verify from the mail, log in by magic link: the full flow over HTTP."""
     email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
-    before = _sent_ids(deployment.port)
     answer = http("POST", f"{api}/signup", body={"email": email})
     assert answer.status == 202, answer.raw
-    token = _token_from_mail(deployment.port, email, "/verify", before)
+    token = mail.wait_for_token(deployment.port, "/verify", to=email, timeout=60)
     verified = http("GET", f"{api}/verify?token={quote(token)}")
     assert verified.status == 201, verified.raw
     api_key = verified.body["api_key"]
 
-    before = _sent_ids(deployment.port)
     assert http("POST", f"{api}/auth/magic-link", body={"email": email}).status == 202
-    login = _token_from_mail(deployment.port, email, "/auth/callback", before)
+    login = mail.wait_for_token(deployment.port, "/auth/callback", to=email, timeout=60)
     callback = http("GET", f"{api}/auth/callback?token={quote(login)}")
     assert callback.status == 200, callback.raw
     replay = http("GET", f"{api}/auth/callback?token={quote(login)}")

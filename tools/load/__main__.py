@@ -27,6 +27,8 @@ import urllib.request
 from pathlib import Path
 
 from lambda_src.common.hashing import sha256_hex
+from lambda_src.common.requests import build_request
+from lambda_src.dephealth.schema import API_KEYS
 from tools.bench.local_target import dephealth_key, floor_api
 from tools.local import endpoint
 from tools.local import env as local
@@ -81,9 +83,9 @@ def check_counters(port: int, kv_url: str, ledger: dict, api_keys_table: str) ->
             drift.append(f"KV user {me['userId']}: storageBytes {me['storageBytes']}, stored {stored}")
     ddb = local.client("dynamodb", port)
     for raw_key, entry in ledger["dephealth"].items():
-        items = ddb.query(TableName=api_keys_table, IndexName="key-hash-index",
-                          KeyConditionExpression="key_hash = :h",
-                          ExpressionAttributeValues={":h": {"S": sha256_hex(raw_key)}})["Items"]
+        _, query = build_request(API_KEYS, API_KEYS.pattern("api-key-by-hash"), {"key_hash": sha256_hex(raw_key)},
+                                 table_name=api_keys_table)
+        items = ddb.query(**query)["Items"]
         counted = int(items[0].get("requests_this_month", {"N": "0"})["N"]) if items else -1
         if counted != entry["ok"]:
             drift.append(f"DepHealth key {raw_key[:6]}...: requests_this_month {counted}, made {entry['ok']}")
@@ -166,8 +168,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _api_keys_table(port: int) -> str:
-    from lambda_src.dephealth.schema import API_KEYS
-
     names = local.client("dynamodb", port).list_tables()["TableNames"]
     name = API_KEYS.table_name("dev")
     if name not in names:
