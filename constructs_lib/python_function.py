@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -151,8 +152,6 @@ def _compiled_dependencies() -> Path:
     /var/task, so their bytecode is identical across bundles; a synth of the
     whole app compiles them once instead of once per product.
     """
-    import tempfile
-
     staging = Path(tempfile.mkdtemp(prefix="lambda-deps-"))
     for dist in runtime_distributions():
         copy_distribution(dist, staging)

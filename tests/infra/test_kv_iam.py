@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.kv_api import INDEX_ACTIONS, TABLE_ACTIONS
+from stacks.kv.api import INDEX_ACTIONS, TABLE_ACTIONS
 
 # Stacks default to us-east-1 (app.DEFAULT_REGION), so region and partition are literal.
 ARN_PREFIX = ["arn:aws:dynamodb:us-east-1:", {"Ref": "AWS::AccountId"}]

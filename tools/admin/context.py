@@ -2,7 +2,7 @@
 
 ``cdk.json``'s ``context`` block, then ``-c key=value`` overrides (strings,
 as the CDK CLI passes them). The KV table's ``tableName`` and ``gsiName``
-change its deployed table and index names, exactly as ``stacks/kv.py``
+change its deployed table and index names, exactly as ``stacks/kv/``
 applies them; every other table is named by its schema.
 """
 

@@ -15,6 +15,7 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -101,15 +102,10 @@ class IOpsIntelligenceStack(Stack):
             retry_attempts=5,
             max_record_age=Duration.hours(24),
             report_batch_item_failures=True,
-            on_failure=_SqsOnFailure(self.failures),
+            on_failure=event_sources.SqsDlq(self.failures),
         )
         # Lambda checks its stream permissions when the mapping is created.
         mapping.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
         CfnOutput(self, "AlertTopicArn", value=self.alert_topic.topic_arn,
                   description="SNS topic for risk alerts")
 
-
-def _SqsOnFailure(queue: sqs.IQueue):
-    from aws_cdk import aws_lambda_event_sources as event_sources
-
-    return event_sources.SqsDlq(queue)

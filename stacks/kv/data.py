@@ -7,9 +7,8 @@ from constructs import Construct
 
 from constructs_lib.schema_table import SchemaTable
 from lambda_src.kv import schema
-from lambda_src.kv.meter import DEFAULT_FLUSH_EVERY as METER_DEFAULT_FLUSH_EVERY
 
-from .data import ProductDataStack
+from ..product_data import ProductDataStack
 
 
 class KvDataStack(ProductDataStack):
@@ -48,19 +47,3 @@ def export_name(stage: str, what: str) -> str:
     """``KvStorage-<stage>-TableName`` / ``KvStorage-<stage>-TableArn``."""
     return f"KvStorage-{stage}-{what}"
 
-
-def build(app, settings) -> dict:
-    """Add KV storage's stacks to ``app`` (table and GSI names from context)."""
-    data = KvDataStack(
-        app,
-        "KvStorageData",
-        table_name=str(settings.context.get("tableName") or schema.TABLE.table_name(settings.stage)),
-        gsi_name=str(settings.context.get("gsiName") or schema.GSI1.name),
-        **settings.stack_kwargs("KvStorage", "Data"),
-    )
-    from .kv_api import KvApiStack
-
-    api = KvApiStack(app, "KvStorageApi", data=data,
-                     read_flush_every=int(settings.context.get("kvReadFlushEvery") or METER_DEFAULT_FLUSH_EVERY),
-                     **settings.stack_kwargs("KvStorage", "Api"))
-    return {"data": data, "api": api}

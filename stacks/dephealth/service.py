@@ -35,7 +35,7 @@ from constructs_lib.python_function import PythonFunction
 from constructs_lib.rest_api import JsonRestApi
 from lambda_src.dephealth import config, schema
 
-from .dephealth import DepHealthDataStack
+from .data import DepHealthDataStack
 
 # Per function: (table alias, actions on the table, {index: actions}).
 # TransactWriteItems is authorized per element (PutItem / DeleteItem).

@@ -16,7 +16,7 @@ from constructs_lib.access import TableByName, grant
 from constructs_lib.python_function import PythonFunction
 from constructs_lib.rest_api import JsonRestApi
 
-from .kv import KvDataStack
+from .data import KvDataStack
 
 # TransactWriteItems is authorized per element: Put/Update/Delete/ConditionCheck.
 TABLE_ACTIONS = (

@@ -1,4 +1,4 @@
-"""MyFusion Helper: its ten tables (SPEC §1.2)."""
+"""MyFusion Helper's stateful stack: its ten tables (SPEC §1.2)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,10 @@ from constructs import Construct
 
 from lambda_src.mfh import schema
 
-from .data import ProductDataStack
+from ..product_data import ProductDataStack
 
 
 class MyFusionDataStack(ProductDataStack):
     def __init__(self, scope: Construct, construct_id: str, *, stage: str, **kwargs) -> None:
         super().__init__(scope, construct_id, stage=stage, specs=schema.TABLES, **kwargs)
 
-
-def build(app, settings) -> dict:
-    """Add MyFusion Helper's stacks to ``app``; return them by role."""
-    data = MyFusionDataStack(app, "MyFusionData", **settings.stack_kwargs("MyFusion", "Data"))
-    return {"data": data}
