@@ -6,7 +6,7 @@ a function here gets only what its code calls. Templates tests pin the result.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam

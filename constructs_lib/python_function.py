@@ -27,12 +27,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
 import jsii
 from aws_cdk import (
+    Acknowledgment,
     AssetHashType,
     BundlingOptions,
     DockerImage,
@@ -41,7 +42,6 @@ from aws_cdk import (
     RemovalPolicy,
     Stack,
     Validations,
-    Acknowledgment,
 )
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -100,7 +100,7 @@ def copy_distribution(name: str, target: Path) -> None:
             shutil.copy2(source, target / top)
 
 
-@lru_cache(maxsize=None)
+@cache
 def bundle_hash(product: str) -> str:
     """A hash of everything ``build_bundle`` reads, known before bundling.
 
@@ -144,7 +144,7 @@ def compile_bytecode(bundle: Path, folder: Path | None = None) -> None:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled_dependencies() -> Path:
     """The runtime dependencies, copied and compiled once per process.
 

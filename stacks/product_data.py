@@ -6,7 +6,7 @@ down, renamed or rebuilt without touching data.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from aws_cdk import Stack
 from constructs import Construct

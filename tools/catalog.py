@@ -6,11 +6,11 @@ holds one product only.
 
 from __future__ import annotations
 
+from lambda_src.common.schema_types import TableSpec
 from lambda_src.dephealth import schema as dephealth
 from lambda_src.iops import schema as iops
 from lambda_src.kv import schema as kv
 from lambda_src.mfh import schema as mfh
-from lambda_src.common.schema_types import TableSpec
 
 PRODUCTS: dict[str, tuple[TableSpec, ...]] = {
     "dephealth": dephealth.TABLES,

@@ -7,7 +7,8 @@ its own copy of a table definition.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
-import shlex
-
-from tools.catalog import PRODUCTS
 from lambda_src.common.requests import build_request
 from lambda_src.common.schema_types import AccessPattern, Attribute, TableSpec
+from tools.catalog import PRODUCTS
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "database-schema.md"

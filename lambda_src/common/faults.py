@@ -24,7 +24,8 @@ from __future__ import annotations
 import contextvars
 import json
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal
 
 AttrType = Literal["S", "N", "B"]
 Projection = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
@@ -210,7 +211,7 @@ class RecordKind:
     sort: KeyFormat | None = None
     attributes: tuple[Attribute, ...] = ()
 
-    def matches(self, spec: "TableSpec", item: Mapping[str, Any]) -> bool:
+    def matches(self, spec: TableSpec, item: Mapping[str, Any]) -> bool:
         formats = ((spec.partition, self.partition), (spec.sort, self.sort))
         for attr, fmt in formats:
             if attr is None or fmt is None:
@@ -297,7 +298,7 @@ class TableSpec:
                 return pattern
         raise SchemaError(f"{self.alias} has no access pattern {name!r}")
 
-    def with_index_renamed(self, old: str, new: str) -> "TableSpec":
+    def with_index_renamed(self, old: str, new: str) -> TableSpec:
         """A copy whose index ``old`` is deployed as ``new`` (KV's ``gsiName``)."""
         if old == new:
             return self

@@ -32,8 +32,8 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from itertools import count
-from typing import Callable
 
 from botocore.exceptions import ClientError
 

@@ -11,14 +11,14 @@ def now() -> float:
 
 
 def iso(ts: float | None = None) -> str:
-    value = dt.datetime.fromtimestamp(now() if ts is None else ts, dt.timezone.utc)
+    value = dt.datetime.fromtimestamp(now() if ts is None else ts, dt.UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def hour(ts: float | None = None) -> str:
     """``yyyy-mm-ddThh`` in UTC: the demo and GitHub counter window."""
-    return dt.datetime.fromtimestamp(now() if ts is None else ts, dt.timezone.utc).strftime("%Y-%m-%dT%H")
+    return dt.datetime.fromtimestamp(now() if ts is None else ts, dt.UTC).strftime("%Y-%m-%dT%H")
 
 
 def month(ts: float | None = None) -> str:
-    return dt.datetime.fromtimestamp(now() if ts is None else ts, dt.timezone.utc).strftime("%Y-%m")
+    return dt.datetime.fromtimestamp(now() if ts is None else ts, dt.UTC).strftime("%Y-%m")

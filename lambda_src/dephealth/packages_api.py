@@ -20,11 +20,11 @@ in time: deadlines come from the invocation's remaining time.
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
-
-from urllib.parse import unquote
 
 from lambda_src.common import faults
 from lambda_src.common.api import ApiError, install_error_handlers, json_body

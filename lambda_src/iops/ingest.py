@@ -56,10 +56,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from lambda_src.common.requests import from_item, to_item
 from lambda_src.iops import schema
@@ -106,11 +107,11 @@ class Event:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: Any) -> datetime:
@@ -122,7 +123,7 @@ def parse_time(value: Any) -> datetime:
         raise MalformedEvent(f"timestamp {value!r} is not ISO-8601") from exc
     if moment.tzinfo is None:
         raise MalformedEvent("timestamp needs a timezone (use Z for UTC)")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def parse_event(raw: Any, *, now: datetime) -> Event:

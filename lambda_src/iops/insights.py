@@ -26,9 +26,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from lambda_src.common.requests import from_item, to_item
 from lambda_src.iops import schema
@@ -132,15 +133,15 @@ def record_time(dynamodb_part: Mapping[str, Any]) -> datetime:
     """The stream record's creation time (epoch seconds in Lambda events)."""
     value = dynamodb_part.get("ApproximateCreationDateTime")
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(float(value), timezone.utc)
-    return datetime.now(timezone.utc)
+        return datetime.fromtimestamp(float(value), UTC)
+    return datetime.now(UTC)
 
 
 def insight_item(finding: Finding, explanation: Explanation, model_used: str,
                  at: datetime, source_id: str) -> dict:
-    timestamp = at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+    timestamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
     alert_id = "alrt_" + hashlib.sha256(f"{source_id}|{finding.prediction_type}".encode()).hexdigest()[:12]
     return {
         "pk": schema.INSIGHT_PK.build(entity_id=finding.entity_id),

@@ -39,9 +39,10 @@ there are no buckets to slide, and they are left alone.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from aws_lambda_powertools import Logger
 

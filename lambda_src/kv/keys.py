@@ -12,10 +12,9 @@ from lambda_src.common.requests import from_item, to_attr, to_item
 from lambda_src.kv import cursor as cursors
 from lambda_src.kv import schema, usage
 from lambda_src.kv.errors import Conflict, InvalidInput, NotFound
-from lambda_src.kv.validation import Expected
-from lambda_src.kv.usage import (RETRY, failed, item_key, request, dynamodb, is_live,
-                                 table_name, transact_with_usage)
 from lambda_src.kv.namespaces import invalid_cursor, namespace_exists
+from lambda_src.kv.usage import RETRY, dynamodb, failed, is_live, item_key, request, table_name, transact_with_usage
+from lambda_src.kv.validation import Expected
 
 
 def public_key(item: dict) -> dict:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
-
 DEFAULT_FLUSH_EVERY = 1
 
 

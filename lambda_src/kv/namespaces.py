@@ -8,9 +8,19 @@ from lambda_src.common.requests import from_item, to_attr, to_item
 from lambda_src.kv import cursor as cursors
 from lambda_src.kv import deadline, schema, usage
 from lambda_src.kv.errors import Conflict, DomainError, InvalidInput, NotFound
-from lambda_src.kv.usage import (DELETE_BATCH, DELETE_CONFLICTS, failed, item_key, request, transact,
-                                 user_after_usage_failed, dynamodb, table_name,
-                                 transact_with_usage, usage_update)
+from lambda_src.kv.usage import (
+    DELETE_BATCH,
+    DELETE_CONFLICTS,
+    dynamodb,
+    failed,
+    item_key,
+    request,
+    table_name,
+    transact,
+    transact_with_usage,
+    usage_update,
+    user_after_usage_failed,
+)
 
 
 def invalid_cursor() -> DomainError:

@@ -16,8 +16,17 @@ from __future__ import annotations
 
 from lambda_src.kv.keys import delete_key, get_key, list_keys, public_key, put_key
 from lambda_src.kv.namespaces import create_namespace, delete_namespace, list_namespaces, namespace_exists
-from lambda_src.kv.usage import (DEFAULT_PAGE, DELETE_BATCH, MAX_PAGE, check_request_cap, dynamodb, iso_now,
-                                 now_epoch, record_read, table_name)
+from lambda_src.kv.usage import (
+                                 DEFAULT_PAGE,
+                                 DELETE_BATCH,
+                                 MAX_PAGE,
+                                 check_request_cap,
+                                 dynamodb,
+                                 iso_now,
+                                 now_epoch,
+                                 record_read,
+                                 table_name,
+)
 from lambda_src.kv.users import authenticate, count_signup, create_user, signup_source
 
 __all__ = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
@@ -21,7 +21,6 @@ from lambda_src.kv import deadline, schema
 from lambda_src.kv.errors import Busy, DomainError, RequestCapExceeded, StorageCapExceeded, Unauthenticated
 from lambda_src.kv.meter import METER
 from lambda_src.kv.plans import current_month, plan_of, requests_this_month
-
 
 MAX_PAGE = 100
 
@@ -46,7 +45,7 @@ def now_epoch() -> float:
 
 
 def iso_now() -> str:
-    return datetime.fromtimestamp(now_epoch(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(now_epoch(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def table_name() -> str:

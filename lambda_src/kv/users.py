@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
@@ -14,8 +14,7 @@ from lambda_src.common.requests import from_item, to_attr, to_item
 from lambda_src.kv import schema, usage
 from lambda_src.kv.errors import Conflict, RateLimited, Unauthenticated
 from lambda_src.kv.plans import DEFAULT_PLAN, current_month
-from lambda_src.kv.usage import failed, item_key, request, transact, dynamodb, table_name
-
+from lambda_src.kv.usage import dynamodb, failed, item_key, request, table_name, transact
 
 SIGNUPS_PER_HOUR = 10  # per source address (an IPv6 client by its /64); KV_SIGNUPS_PER_HOUR overrides
 
@@ -38,7 +37,7 @@ def count_signup(source_ip: str | None) -> None:
     limit = int(os.environ.get("KV_SIGNUPS_PER_HOUR") or SIGNUPS_PER_HOUR)
     now = int(usage.now_epoch())
     hour_end = (now // 3600 + 1) * 3600
-    hour = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H")
+    hour = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H")
     try:
         dynamodb().update_item(
             TableName=table_name(),

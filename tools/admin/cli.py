@@ -6,14 +6,15 @@ import argparse
 import os
 import sys
 import textwrap
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any
 
-from tools.catalog import ALL_TABLES
 from lambda_src.common.schema_types import STAGES, TableSpec
 from lambda_src.iops import schema as iops_schema
 from tools.admin import core, parsing
 from tools.admin.errors import AdminError, Failure, UsageError
+from tools.catalog import ALL_TABLES
 
 PROG = "dynamo-admin"
 

@@ -87,14 +87,14 @@ def connect(target: str, endpoint_url: str | None, region: str | None) -> Connec
 def translate(exc: Exception, conn: Connection, table: str | None):
     """One clear line for every failure botocore can raise."""
     from botocore.exceptions import (
+        BotoCoreError,
         ClientError,
+        ConnectTimeoutError,
         EndpointConnectionError,
         NoCredentialsError,
         NoRegionError,
         PartialCredentialsError,
         ReadTimeoutError,
-        ConnectTimeoutError,
-        BotoCoreError,
     )
 
     if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):

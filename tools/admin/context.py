@@ -9,9 +9,10 @@ applies them; every other table is named by its schema.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from lambda_src.common.schema_types import TableSpec
 from lambda_src.kv import schema as kv_schema

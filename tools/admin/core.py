@@ -10,16 +10,16 @@ key attribute or index name is written in this package.
 from __future__ import annotations
 
 import difflib
-import json
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
-from tools.catalog import ALL_TABLES, PRODUCTS
 from lambda_src.common.requests import build_request, from_item, to_attr, to_item
 from lambda_src.common.schema_types import STAGES, AccessPattern, SchemaError, TableSpec
 from tools.admin.connect import Connection
 from tools.admin.errors import Failure, UsageError
+from tools.catalog import ALL_TABLES, PRODUCTS
 
 DEFAULT_QUERY_LIMIT = 25
 DEFAULT_SCAN_LIMIT = 25
@@ -482,7 +482,8 @@ def set_plan(conn: Connection, user_id: str, plan: str, stage: str,
     One conditional UpdateItem on ``USER#<id>`` / ``METADATA``: an unknown
     user is a failure, nothing is created.
     """
-    from lambda_src.kv import plans, schema as kv_schema
+    from lambda_src.kv import plans
+    from lambda_src.kv import schema as kv_schema
 
     if plan not in plans.PLANS:
         raise UsageError(f"unknown plan {plan!r}: one of {', '.join(plans.PLANS)}")
@@ -490,7 +491,7 @@ def set_plan(conn: Connection, user_id: str, plan: str, stage: str,
         raise UsageError("give the user's id (the userId of /me, e.g. u_0123abcd)")
     spec = resolve_table(kv_schema.TABLE.alias, stage, context)
     key = {"PK": kv_schema.USER_PK.build(userId=user_id), "SK": kv_schema.METADATA_SK.build()}
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         response = conn.call(
             "update_item", TableName=spec.table_name(stage), Key=key_attr_values(key),

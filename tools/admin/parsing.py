@@ -8,8 +8,9 @@ values) and never sees command-line text.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from lambda_src.common.schema_types import SchemaError, TableSpec
 from tools.admin.core import check_types, key_usage

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 
 def _default(value: Any) -> Any:
@@ -18,7 +19,7 @@ def _default(value: Any) -> Any:
         import base64
 
         return base64.b64encode(bytes(value)).decode()
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), (bytes, bytearray)):
+    if hasattr(value, "value") and isinstance(value.value, (bytes, bytearray)):
         import base64
 
         return base64.b64encode(bytes(value.value)).decode()

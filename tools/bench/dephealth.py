@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import time
 from contextlib import contextmanager
 
@@ -111,8 +110,17 @@ def _load_packages(client, table: str, n: int, risk: str = "critical") -> list[t
 
 
 def _scenario(client) -> list[dict]:
-    from lambda_src.dephealth import (auth_api, config, dlq, mail_worker, mailer, packages, packages_api, quotas,
-                                      rate_limits)
+    from lambda_src.dephealth import (
+        auth_api,
+        config,
+        dlq,
+        mail_worker,
+        mailer,
+        packages,
+        packages_api,
+        quotas,
+        rate_limits,
+    )
     from tools.bench.counting import count_requests
 
     rows = []

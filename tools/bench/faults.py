@@ -25,10 +25,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Iterable
 
 from botocore.exceptions import ClientError
 
@@ -38,7 +38,7 @@ _CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
 _HELD = "bench_faults_held"
 
 
-@lru_cache(maxsize=None)
+@cache
 def dev_templates() -> dict[str, dict]:
     """Stack id -> template of the dev app, synthesized in-process once per process.
 

@@ -132,11 +132,9 @@ def _scenario(client) -> list[dict]:
 def run(client=None) -> list[dict]:
     """One row per operation. ``client``: the handlers' own (``aws_clients.dynamodb()``) in a
     moto world with the dev tables; requests are counted on it."""
-    from lambda_src.kv import schema
-
     import boto3
 
-    from lambda_src.kv import cursor
+    from lambda_src.kv import cursor, schema
 
     names = {"TABLE_NAME": schema.TABLE.table_name("dev"), "GSI_NAME": schema.GSI1.name}
     with world(client) as ddb:

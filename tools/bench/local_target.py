@@ -22,9 +22,10 @@ import tempfile
 import time
 import uuid
 import zipfile
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tools.local import endpoint, mail
 from tools.local import env as local
@@ -125,7 +126,7 @@ def pipeline_seconds(port: int, result, runs: int = 3) -> list[float]:
     out = []
     for _ in range(runs):
         student = f"stu_bench_{uuid.uuid4().hex[:6]}"
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
         def send(kind: str, n: int, **extra) -> None:
             sqs.send_message_batch(QueueUrl=queue, Entries=[{"Id": str(i), "MessageBody": json.dumps(

@@ -109,7 +109,7 @@ class StubTable:
         return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.0",
                                                  "Content-Length": str(len(payload))}, _Raw(payload))
 
-    def attach(self, client) -> "StubTable":
+    def attach(self, client) -> StubTable:
         client.meta.events.register("before-send.dynamodb", self.send, unique_id=f"stub-table-{id(self)}")
         return self
 

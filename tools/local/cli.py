@@ -10,8 +10,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from tools.local import endpoint
 from tools.local import env as local

@@ -19,18 +19,18 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from tools.catalog import ALL_TABLES
 from lambda_src.common.requests import to_item
 from lambda_src.common.schema_types import TableSpec
+from tools.catalog import ALL_TABLES
 from tools.cfn_tables import table_resources
 from tools.local import env as local
 from tools.local.cdk import context_args, kill_tree, run_cdk, start_cdk, wait_cdk
 from tools.local.env import ACCOUNT, REGION, ROOT, LocalError, local_env
-
 
 # -- the synthesized assembly ------------------------------------------------
 

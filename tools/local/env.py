@@ -8,7 +8,7 @@ pair, never a real profile.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,14 +58,14 @@ def export_line(port: int) -> str:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _session():
     import boto3
 
     return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str, port: int):
     """A boto3 client for the endpoint on ``port``, built once per process."""
     from botocore.config import Config

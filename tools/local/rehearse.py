@@ -21,9 +21,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from lambda_src.common.requests import build_request, from_item, to_item
 from tools.cfn_tables import table_resources
@@ -206,8 +206,8 @@ def rehearse(base_dir: Path, *, items: int = 2000, stage: str = "dev", extra_env
         progress(f"deploying the base version into a fresh MiniStack on port {port}")
         base = deploy_local(port, stage, outdir=state / "base.out", log=state / "cdk.log", app_dir=base_dir,
                             extra_env=extra_env, timeout=timeout)
-        from tools.local.deploy import read_assembly
         from tools.local.cdk import context_args, run_cdk
+        from tools.local.deploy import read_assembly
 
         env = {**local.local_env(port), **(extra_env or {})}
         run_cdk(["synth", "--quiet", "--output", str(state / "new.out"), *context_args({"stage": stage})],

@@ -16,9 +16,10 @@ stale and fails, so the file holds exactly the changes in flight.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from tools.plan.compare import ACKNOWLEDGEABLE, Finding
 
