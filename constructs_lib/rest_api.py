@@ -360,12 +360,12 @@ class JsonRestApi(Construct):
             Acknowledgment(id="AwsSolutions-APIG4", reason=no_authorizer),
             Acknowledgment(id="AwsSolutions-COG4", reason=f"No Cognito user pool: {no_authorizer}"),
         )
-        route = RouteMatch(method=verb, path=resource.path, unless_header=tight_unless_header)
         if tight_unless_header and not tight_rate_limit:
             raise ValueError("tight_unless_header only qualifies tight_rate_limit")
         if self.web_acl is not None:
             if tight_rate_limit:
-                self.web_acl.add_tight_route(route)
-            if large_body:
-                self.web_acl.add_large_body_route(route)
+                self.web_acl.add_tight_route(
+                    RouteMatch(method=verb, path=resource.path, unless_header=tight_unless_header))
+            if large_body:  # with or without any header
+                self.web_acl.add_large_body_route(RouteMatch(method=verb, path=resource.path))
         return method

@@ -2,11 +2,12 @@
 
 Kept apart from ``KvDataStack`` so the API can be rebuilt or removed without
 touching data. The function gets exactly the DynamoDB actions its code sends,
-on the table ARN and the GSI1 ARN only. The table holds four record kinds
-(``USER#``, ``EMAIL#``, ``NS#``, ``SIGNUP#``) and this one function writes
-every one of them (users, namespaces and keys, usage), so a
-``dynamodb:LeadingKeys`` condition would name them all and restrict nothing:
-there is none.
+on the table ARN and the GSI1 ARN only. Every item of the table has one of
+four partition-key kinds (``USER#`` users and memberships, ``NS#``
+namespaces and keys, ``EMAIL#`` email claims, ``SIGNUP#`` signup counters)
+and this one function writes every one of them (``users``, ``namespaces``,
+``keys``, ``usage``), so a ``dynamodb:LeadingKeys`` condition would list
+them all and restrict nothing: there is none.
 """
 
 from __future__ import annotations
