@@ -38,7 +38,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, IResolvable, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
@@ -218,7 +218,7 @@ class ApiWebAcl(Construct):
         self.large_body_routes.append(route)
         self.acl.rules = self._rules()
 
-    def _rules(self) -> list[ACL.RuleProperty]:
+    def _rules(self) -> list[IResolvable | ACL.RuleProperty]:
         rules = [self._managed("IpReputation"), self._rate("RateLimitPerIp", self.rate_limit, None)]
         if self.tight_routes:
             rules.append(self._rate("TightRateLimitPerIp", self.tight_rate_limit,
@@ -228,7 +228,9 @@ class ApiWebAcl(Construct):
             self._large_body_rule(self.large_body_routes, self.stage_name),
             self._managed("KnownBadInputs"),
         ]
-        return [ACL.RuleProperty(priority=priority, **rule) for priority, rule in enumerate(rules)]
+        rendered: list[IResolvable | ACL.RuleProperty] = [
+            ACL.RuleProperty(priority=priority, **rule) for priority, rule in enumerate(rules)]
+        return rendered
 
     def _managed(self, rule: str, *, count_only: Sequence[str] = ()) -> dict:
         overrides = [ACL.RuleActionOverrideProperty(name=r, action_to_use=ACL.RuleActionProperty(count={}))

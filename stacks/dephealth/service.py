@@ -52,7 +52,7 @@ class TableGrant(NamedTuple):
     table: str
     actions: tuple[str, ...]
     keys: tuple[KeyFormat, ...] = ()
-    index: str | None = None
+    index_name: str | None = None
 
 
 _KEYS = schema.API_KEYS.alias
@@ -67,8 +67,8 @@ PERMISSIONS: dict[str, list[TableGrant]] = {
         TableGrant(_KEYS, ("dynamodb:UpdateItem",), (schema.USER_PK, schema.MAIL_PK)),
         # signup.verify reads the PENDING record; magic_link reads a user's records (user-records).
         TableGrant(_KEYS, ("dynamodb:GetItem", "dynamodb:Query"), (schema.USER_PK,)),
-        TableGrant(_KEYS, ("dynamodb:Query",), index=schema.MAGIC_TOKEN_INDEX.name),
-        TableGrant(_KEYS, ("dynamodb:Query",), index=schema.VERIFICATION_TOKEN_INDEX.name),
+        TableGrant(_KEYS, ("dynamodb:Query",), index_name=schema.MAGIC_TOKEN_INDEX.name),
+        TableGrant(_KEYS, ("dynamodb:Query",), index_name=schema.VERIFICATION_TOKEN_INDEX.name),
     ],
     "Mailer": [
         # signup.start: PENDING record; magic_link.request_link: token on the key record; both read user-records.
@@ -77,9 +77,9 @@ PERMISSIONS: dict[str, list[TableGrant]] = {
     "PackagesApi": [
         # quotas.consume: the key record's counter; rate_limits.demo_hit: the demo counter.
         TableGrant(_KEYS, ("dynamodb:UpdateItem",), (schema.USER_PK, schema.DEMO_PK)),
-        TableGrant(_KEYS, ("dynamodb:Query",), index=schema.KEY_HASH_INDEX.name),
+        TableGrant(_KEYS, ("dynamodb:Query",), index_name=schema.KEY_HASH_INDEX.name),
         TableGrant(_PACKAGES, ("dynamodb:BatchGetItem", "dynamodb:GetItem")),
-        TableGrant(_PACKAGES, ("dynamodb:Query",), index=schema.RISK_LEVEL_INDEX.name),
+        TableGrant(_PACKAGES, ("dynamodb:Query",), index_name=schema.RISK_LEVEL_INDEX.name),
     ],
     "CollectorDlqProcessor": [
         # dlq.store_failed: one transaction puts the FAILED record and its FAILED_MESSAGE marker.
@@ -141,8 +141,9 @@ class DepHealthServiceStack(Stack):
         for fn_id, grants in PERMISSIONS.items():
             for g in grants:
                 table = self.tables[g.table]
-                if g.index:
-                    grant(self.functions[fn_id], table, actions=g.actions, indexes=[g.index], include_table=False)
+                if g.index_name:
+                    grant(self.functions[fn_id], table, actions=g.actions, indexes=[g.index_name],
+                          include_table=False)
                 else:
                     grant(self.functions[fn_id], table, actions=g.actions, leading_keys=g.keys)
 

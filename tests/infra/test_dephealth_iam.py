@@ -99,7 +99,7 @@ def role_pairs(template: dict) -> dict[str, set]:
         return logical[:-8] if len(logical) > 8 else logical
 
     out = {}
-    for logical, resource in resources.items():
+    for resource in resources.values():
         if resource["Type"] != "AWS::IAM::Policy":
             continue
         [role] = resource["Properties"]["Roles"]
@@ -140,6 +140,9 @@ def test_every_item_write_to_the_api_keys_table_names_its_record_kinds(stage, de
     assert writers_of_keys == {"AuthApi", "Mailer", "PackagesApi", "MonthlyReset"}
     dlq = role_pairs(template)["CollectorDlqProcessor"]
     assert {k for a, res, k in dlq if res == KEYS} == {("FAILED#*", "FAILED_MESSAGE#*")}
+    writers_of_failed = {fn for fn, pairs in role_pairs(template).items()
+                         if any(res == KEYS and any(p.startswith("FAILED") for p in k) for _, res, k in pairs)}
+    assert writers_of_failed == {"CollectorDlqProcessor"}
 
 
 def test_the_patterns_come_from_the_schema_key_formats():
@@ -201,7 +204,7 @@ def test_mail_is_sent_from_the_context_identity_only(dev_templates):
     from tests.synth import synth
 
     statement = _ses_statement(dev_templates["DepHealthService"])
-    joined = "".join(p if isinstance(p, str) else "{%s}" % p.get("Ref") for p in statement["Resource"]["Fn::Join"][1])
+    joined = "".join(p if isinstance(p, str) else f"{{{p.get('Ref')}}}" for p in statement["Resource"]["Fn::Join"][1])
     assert joined == "arn:aws:ses:us-east-1:{AWS::AccountId}:identity/no-reply@dephealth.example"
     service = synth("dev", (("mailFrom", "links@mail.example.org"),))["DepHealthService"]
     statement = _ses_statement(service)
