@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -98,6 +98,15 @@ PERMISSIONS: dict[str, list[TableGrant]] = {
 }
 # The functions behind the public API: they get reserved concurrency (ApiProtection).
 PUBLIC_API_FUNCTIONS = ("AuthApi", "PackagesApi")
+# The others are bounded by what invokes them, not by a reservation (NIST LambdaConcurrency, checkov CKV_AWS_115).
+CONCURRENCY_BOUNDED_BY = {
+    "Mailer": "Invoked only by the mail queue's event source mapping (batch size 10): concurrency follows "
+    "the queue's pollers; the public routes only enqueue, under the web ACL and stage throttling.",
+    "CollectorDlqProcessor": "Invoked only by the collector queue's event source mapping (batch size 10, "
+    "5 s batching window): concurrency follows the queue's pollers, not the public API.",
+    "MonthlyReset": "Runs from an EventBridge schedule, hourly from 00:05 to 05:05 on the 1st, and checkpoints "
+    "in SYSTEM#RESET_STATE; an overlapping run stops at the first page another run recorded.",
+}
 
 _EMAIL_MODEL = {
     "type": apigw.JsonSchemaType.OBJECT,
@@ -146,6 +155,10 @@ class DepHealthServiceStack(Stack):
                           include_table=False)
                 else:
                     grant(self.functions[fn_id], table, actions=g.actions, leading_keys=g.keys)
+
+        for fn_id, reason in CONCURRENCY_BOUNDED_BY.items():
+            Validations.of(self.functions[fn_id].function).acknowledge(
+                Acknowledgment(id="NIST.800.53.R5-LambdaConcurrency", reason=reason))
 
         self._queue()
         self._mail()
