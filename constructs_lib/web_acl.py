@@ -50,7 +50,7 @@ LOG_GROUP_PREFIX = "aws-waf-logs-"
 REDACTED_HEADERS = ("x-api-key",)  # and the query string (tokens)
 SIZE_RULE = "SizeRestrictions_BODY"
 SIZE_LABEL = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
-# (rule name, managed group) in evaluation order; see the module docstring.
+# Rule name -> AWS managed rule group (their order in the ACL: see the module docstring).
 MANAGED_GROUPS = {
     "IpReputation": "AWSManagedRulesAmazonIpReputationList",
     "CommonRuleSet": "AWSManagedRulesCommonRuleSet",
