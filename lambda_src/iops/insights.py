@@ -170,10 +170,17 @@ def insight_item(finding: Finding, explanation: Explanation, model_used: str,
 
 @dataclass
 class InsightWriter:
+    """Stores and publishes the insights of stream records.
+
+    ``sns`` None: the container's SNS client, created at the first publish
+    (most batches cross no rule, and creating a client costs a cold start
+    tens of milliseconds).
+    """
+
     ddb: Any
-    sns: Any
     table: str
     topic_arn: str | None
+    sns: Any = None
     explainer: ExplanationGenerator = field(default_factory=RuleBasedExplainer)
 
     def process_record(self, record: Mapping[str, Any]) -> list[dict]:
@@ -206,6 +213,8 @@ class InsightWriter:
     def publish(self, item: Mapping[str, Any]) -> None:
         if not self.topic_arn:
             return
+        if self.sns is None:
+            self.sns = aws_clients.client("sns")
         self.sns.publish(
             TopicArn=self.topic_arn,
             Subject=f"IOps {item['prediction_type']}: {item['entity_id']} (risk {item['risk_score']})"[:99],
@@ -220,8 +229,7 @@ class InsightWriter:
 def writer() -> InsightWriter:
     """The deployed writer: this container's clients, the tables and topic from the environment."""
     return InsightWriter(
-        ddb=aws_clients.client("dynamodb"),
-        sns=aws_clients.client("sns"),
+        ddb=aws_clients.dynamodb(),
         table=settings.insights_table(),
         topic_arn=settings.alert_topic_arn(),
     )
