@@ -184,3 +184,18 @@ def test_rule_based_explainer_is_deterministic():
     first = insights.RuleBasedExplainer().explain(finding)
     assert first == insights.RuleBasedExplainer().explain(finding)
     assert first.text.startswith("Health score fell from 72 to 61")
+
+
+def test_the_sns_client_is_created_at_the_first_alert_not_the_first_batch(aws, alerts):
+    from lambda_src.common import aws_clients
+
+    def clients() -> int:  # the container's cached clients (the aws fixture starts with none)
+        return aws_clients.client.cache_info().currsize
+
+    put_metrics(aws, health_score=80)
+    put_metrics(aws, health_score=75)  # no rule crossed
+    assert consume(alerts) == {"batchItemFailures": []}
+    assert clients() == 1  # DynamoDB only
+    put_metrics(aws, health_score=60)
+    assert consume(alerts, stream_records()[-1:]) == {"batchItemFailures": []}
+    assert clients() == 2 and len(alerts.messages()) == 1
