@@ -47,7 +47,6 @@ The windows, the health score and the bucket format: ``metrics.py``; the
 versioned write: ``metrics_store.py``.
 """
 
-
 from __future__ import annotations
 
 import hashlib

@@ -36,7 +36,6 @@ Items without ``days`` were not written by ingest (e.g. the sample data):
 there are no buckets to slide, and they are left alone.
 """
 
-
 from __future__ import annotations
 
 from collections import Counter
