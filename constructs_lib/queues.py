@@ -23,13 +23,16 @@ def dead_letter_queue(
 ) -> sqs.Queue:
     """A queue that only catches what ``receives_from`` could not handle.
 
-    cdk-nag's SQS3 (a queue without a DLQ) is acknowledged on it: a
-    dead-letter queue needs no dead-letter queue of its own.
+    cdk-nag's SQS3 and Serverless-SQSRedrivePolicy (a queue without a DLQ)
+    are acknowledged on it: a dead-letter queue needs no dead-letter queue of
+    its own.
     """
     queue = sqs.Queue(scope, construct_id, encryption=encryption, enforce_ssl=True,
                       retention_period=RETENTION)
+    reason = f"This queue is the {receives_from}'s dead-letter queue."
     Validations.of(queue).acknowledge(
-        Acknowledgment(id="AwsSolutions-SQS3", reason=f"This queue is the {receives_from}'s dead-letter queue."),
+        Acknowledgment(id="AwsSolutions-SQS3", reason=reason),
+        Acknowledgment(id="Serverless-SQSRedrivePolicy", reason=reason),
     )
     return queue
 

@@ -104,12 +104,11 @@ class SchemaTable(Construct):
             self._auto_scale(provisioned)
         self._require_tls()
         if not protection.pitr:
+            reason = (f"{spec.alias} in stage {stage}: the schema declares PITR off "
+                      "(disposable dev data, or short-lived records that expire through TTL).")
             Validations.of(self.table.node.default_child).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-DDB3",
-                    reason=f"{spec.alias} in stage {stage}: the schema declares PITR off "
-                    "(disposable dev data, or short-lived records that expire through TTL).",
-                )
+                Acknowledgment(id="AwsSolutions-DDB3", reason=reason),
+                Acknowledgment(id="NIST.800.53.R5-DynamoDBPITREnabled", reason=reason),
             )
 
     @property

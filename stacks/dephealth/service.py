@@ -22,7 +22,6 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
@@ -32,6 +31,7 @@ from constructs_lib import queues
 from constructs_lib.access import TableByName, grant
 from constructs_lib.python_function import PythonFunction
 from constructs_lib.rest_api import JsonRestApi
+from constructs_lib.scheduled_target import ScheduledInvocation
 from lambda_src.dephealth import config, schema
 
 from .data import DepHealthDataStack
@@ -108,7 +108,7 @@ class DepHealthServiceStack(Stack):
 
         self._queue()
         self._mail()
-        self._schedule()
+        self._schedule(stage)
         self._api(stage)
         # Links in mail point at this API (after _api: the Mailer is not behind it, so no cycle).
         self.functions["Mailer"].function.add_environment("PUBLIC_BASE_URL", self.api.url)
@@ -160,12 +160,14 @@ class DepHealthServiceStack(Stack):
         CfnOutput(self, "MailQueueUrl", value=self.mail_queue.queue_url)
         CfnOutput(self, "MailFrom", value=self.mail_from, description="SES identity DepHealth mail is sent from")
 
-    def _schedule(self) -> None:
+    def _schedule(self, stage: str) -> None:
         # Hourly through the first hours of the 1st: a run resumes from the
-        # checkpoint, and one after completion is a no-op.
-        rule = events.Rule(self, "MonthlyResetSchedule",
-                           schedule=events.Schedule.cron(minute="5", hour="0-5", day="1", month="*", year="*"))
-        rule.add_target(targets.LambdaFunction(self.functions["MonthlyReset"].function, retry_attempts=2))
+        # checkpoint, and one after completion is a no-op. Failed runs land in
+        # the schedule's dead-letter queue, which raises an alarm.
+        self.reset_schedule = ScheduledInvocation(
+            self, "MonthlyResetSchedule", stage=stage, function=self.functions["MonthlyReset"],
+            description="DepHealth monthly usage reset, hourly through the first hours of the 1st",
+            schedule=events.Schedule.cron(minute="5", hour="0-5", day="1", month="*", year="*"))
 
     def _api(self, stage: str) -> None:
         # No query strings in the access log (JsonRestApi's format): they carry login and verification tokens.
