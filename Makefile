@@ -92,7 +92,7 @@ e2e: install ## only the end-to-end tests: deploy into MiniStack and drive it ov
 test: install $(LOAD_VENV)/.installed lint plan ## lint, the update plan check, then every test (unit, infra, runtime, e2e)
 	$(PY) -m pytest -q
 
-lint: install $(LINT_VENV)/.installed ## cfn-lint and checkov on every synthesized template
+lint: install $(LINT_VENV)/.installed ## ruff and mypy on the Python, cfn-lint and checkov on every synthesized template
 	$(PY) -m tools.lint --lint-venv $(LINT_VENV)
 
 docs: install ## regenerate docs/database-schema.md from the schema declarations
