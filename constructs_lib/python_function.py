@@ -93,7 +93,7 @@ def copy_distribution(name: str, target: Path) -> None:
         if first.endswith((".dist-info", ".egg-info")) or first in ("..", "bin", "__pycache__"):
             continue
         tops.add(first)
-    base = Path(dist.locate_file(""))
+    base = Path(str(dist.locate_file("")))
     for top in sorted(tops):
         source = base / top
         if source.is_dir():
@@ -337,9 +337,10 @@ class PythonFunction(Construct):
         on the default policy is what makes the first invocation see its grants.
         """
         policy = self.role.node.try_find_child("DefaultPolicy")
-        cfn_function = self.function.node.default_child
         if policy is not None:
-            cfn_function.add_override("DependsOn", [Stack.of(self).get_logical_id(policy.node.default_child)])
+            cfn_policy = policy.node.default_child
+            assert isinstance(cfn_policy, iam.CfnPolicy)
+            self.cfn_function.add_override("DependsOn", [Stack.of(self).get_logical_id(cfn_policy)])
 
     def _acknowledge_xray(self) -> None:
         """X-Ray's PutTraceSegments / PutTelemetryRecords have no resource-level permissions.
@@ -363,6 +364,13 @@ class PythonFunction(Construct):
                     "only be reusable by roles that must not have it.",
                 ),
             )
+
+    @property
+    def cfn_function(self) -> lambda_.CfnFunction:
+        """The ``AWS::Lambda::Function`` resource."""
+        cfn = self.function.node.default_child
+        assert isinstance(cfn, lambda_.CfnFunction)
+        return cfn
 
     @property
     def grant_principal(self) -> iam.IPrincipal:

@@ -28,6 +28,7 @@ from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -85,9 +86,10 @@ class ScheduledInvocation(Construct):
 
     def _dead_letter_function(self, function: PythonFunction, *, one_at_a_time: bool) -> None:
         """Failed asynchronous runs of ``function`` go to the same queue (its ``DeadLetterConfig``)."""
-        self.dead_letter_queue.grant_send_messages(function.function)
-        cfn = function.function.node.default_child
-        assert isinstance(cfn, lambda_.CfnFunction)
+        # SendMessage only (grant_send_messages adds GetQueueAttributes/GetQueueUrl, which Lambda never calls).
+        function.function.add_to_role_policy(iam.PolicyStatement(
+            actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]))
+        cfn = function.cfn_function
         cfn.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
             target_arn=self.dead_letter_queue.queue_arn)
         if one_at_a_time:

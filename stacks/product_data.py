@@ -63,7 +63,7 @@ class ProductDataStack(Stack):
             self.backups = TableBackups(self, "Backups", tables=[t.table for t in kept])
         for table in self.tables.values():
             if table not in kept:
-                Validations.of(table.table.node.default_child).acknowledge(Acknowledgment(
+                Validations.of(table.cfn_table).acknowledge(Acknowledgment(
                     id="NIST.800.53.R5-DynamoDBInBackupPlan",
                     reason=f"{table.spec.alias}: disposable in {stage} by the spec (short-lived records "
                     "that expire through TTL); nothing in it outlives a restore window.",

@@ -78,12 +78,15 @@ class IOpsDatabaseStack(ProductDataStack):
             "pinned by tests/infra/test_iops_iam.py.",
         ))
 
+        stream_arn = self.metrics.table.table_stream_arn
+        if stream_arn is None:
+            raise ValueError(f"{schema.METRICS.alias} must declare a stream: the intelligence stack consumes it")
         exports = {
             "MetricsTableName": self.metrics.table.table_name,
             "MetricsTableArn": self.metrics.table.table_arn,
             "InsightsTableName": self.insights.table.table_name,
             "InsightsTableArn": self.insights.table.table_arn,
-            "MetricsTableStreamArn": self.metrics.table.table_stream_arn,
+            "MetricsTableStreamArn": stream_arn,
         }
         for name, value in exports.items():
             CfnOutput(self, name, value=value, export_name=f"{EXPORT_PREFIX}-{name}",

@@ -96,10 +96,12 @@ def test_recompute_role_is_least_privilege(stage):
     _, policy = one(template, "AWS::IAM::Policy", "MetricsRecomputeRoleDefaultPolicy")
     assert policy["Properties"]["Roles"] == [{"Ref": role_id}]
     logs, _ = one(template, "AWS::Logs::LogGroup", "MetricsRecomputeLogs")
+    dead_letters, _ = one(template, "AWS::SQS::Queue", "MetricsRecomputeScheduleDeadLetterQueue")
     assert statements(policy) == [
         {"Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": metrics_arn(), "Effect": "Allow"},
         {"Action": ["dynamodb:Query"], "Resource": metrics_arn("/index/LastUpdatedIndex"), "Effect": "Allow"},
         {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": ref_arn(logs), "Effect": "Allow"},
+        {"Action": ["sqs:SendMessage"], "Resource": ref_arn(dead_letters), "Effect": "Allow"},
         {"Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "Resource": "*", "Effect": "Allow"},
     ]
     assert "ManagedPolicyArns" not in role["Properties"] and "Policies" not in role["Properties"]
@@ -114,10 +116,13 @@ def test_recompute_runs_daily_after_the_utc_day_changes(dev_templates):
     template = dev_templates["IOpsDashboardCore"]
     fn_id, _ = one(template, "AWS::Lambda::Function", "MetricsRecompute")
     rule_id, rule = one(template, "AWS::Events::Rule", "MetricsRecomputeSchedule")
+    dead_letters, _ = one(template, "AWS::SQS::Queue", "MetricsRecomputeScheduleDeadLetterQueue")
     assert rule["Properties"]["ScheduleExpression"] == "cron(15 0 * * ? *)"
     assert rule["Properties"]["State"] == "ENABLED"
     [target] = rule["Properties"]["Targets"]
-    assert target["Arn"] == ref_arn(fn_id) and target["RetryPolicy"] == {"MaximumRetryAttempts": 2}
+    assert target["Arn"] == ref_arn(fn_id)
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600}
+    assert target["DeadLetterConfig"] == {"Arn": ref_arn(dead_letters)}
     [permission] = resources(template, "AWS::Lambda::Permission").values()
     assert permission["Properties"] == {"Action": "lambda:InvokeFunction", "FunctionName": ref_arn(fn_id),
                                         "Principal": "events.amazonaws.com", "SourceArn": ref_arn(rule_id)}

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from tools.catalog import ALL_TABLES
 from tests.synth import synth
+from tools.catalog import ALL_TABLES
 
 STAGES = ["dev", "prod"]
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|CREDENTIAL|API_KEY$", re.IGNORECASE)
