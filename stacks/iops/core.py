@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
 from constructs_lib import queues
@@ -63,24 +62,8 @@ class IOpsCoreStack(Stack):
             timeout=Duration.seconds(30),
             role=self.execution_role,
         )
-        self.ingest.function.add_event_source(
-            event_sources.SqsEventSource(
-                self.ingest_queue,
-                batch_size=10,
-                max_batching_window=Duration.seconds(1),
-                report_batch_item_failures=True,
-                max_concurrency=INGEST_MAX_CONCURRENCY,
-            )
-        )
-        Validations.of(self.ingest.function).acknowledge(
-            Acknowledgment(id="NIST.800.53.R5-LambdaConcurrency",
-                           reason=f"Bounded by its SQS mapping's MaximumConcurrency ({INGEST_MAX_CONCURRENCY}), "
-                           "which AWS recommends for SQS consumers: a reservation throttles the pollers and "
-                           "pushes messages towards the dead-letter queue early."),
-            Acknowledgment(id="Serverless-LambdaEventSourceMappingDestination",
-                           reason="An SQS mapping has no on-failure destination: a message that fails five "
-                           "receives moves to IngestDeadLetterQueue through the queue's redrive policy."),
-        )
+        queues.consume(self.ingest, self.ingest_queue, batch_size=10, max_concurrency=INGEST_MAX_CONCURRENCY,
+                       max_batching_window=Duration.seconds(1))
         CfnOutput(self, "IngestQueueUrl", value=self.ingest_queue.queue_url,
                   description="SQS queue for session and IB-call events (metric ingest)")
         self._recompute(stage)

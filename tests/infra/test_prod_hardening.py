@@ -201,3 +201,18 @@ def test_dev_has_no_backups():
     backup = [(stack, k) for stack, template in synthesis("dev").templates.items()
               for k, r in template["Resources"].items() if r["Type"].startswith("AWS::Backup::")]
     assert backup == []
+
+
+# -- SQS consumers: bounded by the mapping, failures through the redrive -------
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_every_sqs_consumer_is_bounded_by_its_mapping(stage):
+    mappings = [(stack, k, r["Properties"]) for stack, template in synthesis(stage).templates.items()
+                for k, r in of_type(template, "AWS::Lambda::EventSourceMapping").items()
+                if "ScalingConfig" in r["Properties"] or "StartingPosition" not in r["Properties"]]
+    assert len(mappings) == 3  # ingest, mail, collector
+    problems = [(stack, k) for stack, k, props in mappings
+                if not 2 <= props.get("ScalingConfig", {}).get("MaximumConcurrency", 0) <= 10
+                or props.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]]
+    assert problems == []
