@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from aws_cdk import Stack
 
 from tests.synth import synth
 
@@ -196,5 +197,5 @@ def test_stacks_depend_one_way_core_database_intelligence(dev_templates):
     assert set(map(str, _imports(intelligence))) == {
         "IOpsDashboard-MetricsTableStreamArn", "IOpsDashboard-InsightsTableArn"}
     app = build_app({"aws:cdk:bundling-stacks": []}, validation=False)
-    stacks = {n: app.node.find_child(f"IOpsDashboard{n}") for n in ("Database", "Intelligence")}
+    stacks = {n: Stack.of(app.node.find_child(f"IOpsDashboard{n}")) for n in ("Database", "Intelligence")}
     assert stacks["Database"] in stacks["Intelligence"].dependencies
