@@ -10,8 +10,9 @@ and both land in the same dead-letter queue:
   invocation twice, then sends the event to the function's dead-letter queue
   (``DeadLetterConfig``), the same queue.
 
-The queue is encrypted with SSE-SQS (EventBridge cannot send to a queue under
-the AWS-managed ``aws/sqs`` key), TLS-only and keeps messages 14 days
+The queue is encrypted with SSE-SQS (the AWS-managed ``aws/sqs`` key's policy
+cannot admit the EventBridge service principal, so EventBridge could not send
+to a queue under it), TLS-only and keeps messages 14 days
 (``constructs_lib.queues``). An alarm fires as soon as a message is visible
 in it. In prod the function runs one invocation at a time (reserved
 concurrency 1), so a Lambda retry never overlaps a run still going; dev

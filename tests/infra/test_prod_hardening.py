@@ -100,7 +100,7 @@ def test_scheduled_job_retries_then_dead_letters_and_alarms(stage, stack, schedu
     # the function's own failed asynchronous runs go to the same queue
     assert fn["Properties"]["DeadLetterConfig"] == {"TargetArn": get_arn(queue_id)}
 
-    # SSE-SQS (EventBridge cannot use the aws/sqs key), kept 14 days, TLS-only, EventBridge may send
+    # SSE-SQS (aws/sqs cannot admit EventBridge), kept 14 days, TLS-only, EventBridge may send
     assert queue["Properties"] == {"MessageRetentionPeriod": 14 * 24 * 3600, "SqsManagedSseEnabled": True}
     [policy] = [p for p in of_type(template, "AWS::SQS::QueuePolicy").values()
                 if p["Properties"]["Queues"] == [{"Ref": queue_id}]]
