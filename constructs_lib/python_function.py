@@ -240,7 +240,7 @@ class PythonFunction(Construct):
         product: str,
         handler: str,
         description: str,
-        stage: str = "dev",
+        stage: str,
         invoked_by: Invocation | None = None,
         environment: dict[str, str] | None = None,
         memory_size: int = 256,
