@@ -24,16 +24,15 @@ from typing import NamedTuple
 from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib import queues
 from constructs_lib.access import TableByName, grant
-from constructs_lib.python_function import PythonFunction
+from constructs_lib.python_function import Invocation, PythonFunction
 from constructs_lib.rest_api import ApiProtection, JsonRestApi
+from constructs_lib.scheduled_target import ScheduledInvocation
 from lambda_src.common.schema_types import KeyFormat
 from lambda_src.dephealth import config, schema
 
@@ -98,12 +97,10 @@ PERMISSIONS: dict[str, list[TableGrant]] = {
 }
 # The functions behind the public API: they get reserved concurrency (ApiProtection).
 PUBLIC_API_FUNCTIONS = ("AuthApi", "PackagesApi")
-# The others are bounded by what invokes them, not by a reservation (NIST LambdaConcurrency, checkov CKV_AWS_115).
+# The queue consumers are bounded by their mappings' MaximumConcurrency (queues.consume acknowledges
+# NIST LambdaConcurrency with it); the others by what invokes them, not by a reservation (checkov CKV_AWS_115).
+QUEUE_MAX_CONCURRENCY = 5
 CONCURRENCY_BOUNDED_BY = {
-    "Mailer": "Invoked only by the mail queue's event source mapping (batch size 10): concurrency follows "
-    "the queue's pollers; the public routes only enqueue, under the web ACL and stage throttling.",
-    "CollectorDlqProcessor": "Invoked only by the collector queue's event source mapping (batch size 10, "
-    "5 s batching window): concurrency follows the queue's pollers, not the public API.",
     "MonthlyReset": "Runs from an EventBridge schedule, hourly from 00:05 to 05:05 on the 1st, and checkpoints "
     "in SYSTEM#RESET_STATE; an overlapping run stops at the first page another run recorded.",
 }
@@ -123,6 +120,7 @@ class DepHealthServiceStack(Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: str, data: DepHealthDataStack, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.stage = stage
         self.add_stack_dependency(data)
         self.protection = ApiProtection.from_context(self, stage=stage, product="dephealth")
         self.mail_from = self.node.try_get_context("mailFrom") or config.DEFAULT_MAIL_FROM
@@ -135,15 +133,19 @@ class DepHealthServiceStack(Stack):
             "API_KEYS_TABLE": self.tables[schema.API_KEYS.alias].table_name,
         }
         self.functions = {
-            "AuthApi": self._function("AuthApi", "auth_api.handler", "DepHealth signup, verification and login", env),
+            "AuthApi": self._function("AuthApi", "auth_api.handler", "DepHealth signup, verification and login", env,
+                                      invoked_by=Invocation.API),
             "Mailer": self._function("Mailer", "mail_worker.handler",
                                      "DepHealth mail queue: signup and login links, sent with SES",
-                                     {**env, "MAIL_FROM": self.mail_from}, timeout=30),
+                                     {**env, "MAIL_FROM": self.mail_from}, timeout=30,
+                                     invoked_by=Invocation.QUEUE),
             "PackagesApi": self._function("PackagesApi", "packages_api.handler",
-                                          "DepHealth package reads (API key or demo)", env, memory=512),
+                                          "DepHealth package reads (API key or demo)", env, memory=512,
+                                          invoked_by=Invocation.API),
             "CollectorDlqProcessor": self._function(
                 "CollectorDlqProcessor", "dlq.handler", "DepHealth collector queue: bounded retries, FAILED records",
-                {**env, "DLQ_MAX_ATTEMPTS": str(config.DLQ_MAX_ATTEMPTS)}, timeout=30),
+                {**env, "DLQ_MAX_ATTEMPTS": str(config.DLQ_MAX_ATTEMPTS)}, timeout=30,
+                invoked_by=Invocation.QUEUE),
             "MonthlyReset": self._function("MonthlyReset", "monthly_reset.handler",
                                            "DepHealth monthly usage reset (checkpointed Scan)", env, timeout=900),
         }
@@ -162,7 +164,7 @@ class DepHealthServiceStack(Stack):
 
         self._queue()
         self._mail()
-        self._schedule()
+        self._schedule(stage)
         self._api(stage)
         # Links in mail point at this API (after _api: the Mailer is not behind it, so no cycle).
         self.functions["Mailer"].function.add_environment("PUBLIC_BASE_URL", self.rest.url)
@@ -170,9 +172,10 @@ class DepHealthServiceStack(Stack):
             CfnOutput(self, f"{fn_id}FunctionName", value=fn.function.function_name)
 
     def _function(self, fn_id: str, handler: str, description: str, env: dict, *, memory: int = 256,
-                  timeout: int = 10) -> PythonFunction:
+                  timeout: int = 10, invoked_by: Invocation | None = None) -> PythonFunction:
         reserved = self.protection.reserved_concurrency if fn_id in PUBLIC_API_FUNCTIONS else None
         fn = PythonFunction(self, fn_id, product="dephealth", handler=handler, description=description,
+                            stage=self.stage, invoked_by=invoked_by,
                             environment=env, memory_size=memory, timeout=Duration.seconds(timeout),
                             reserved_concurrent_executions=reserved)
         return fn
@@ -189,10 +192,8 @@ class DepHealthServiceStack(Stack):
             max_receive_count=config.DLQ_MAX_ATTEMPTS + 2, visibility_timeout=Duration.seconds(180),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
         )
-        self.functions["CollectorDlqProcessor"].function.add_event_source(
-            sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True,
-                                   max_batching_window=Duration.seconds(5))
-        )
+        queues.consume(self.functions["CollectorDlqProcessor"], self.queue, batch_size=10,
+                       max_concurrency=QUEUE_MAX_CONCURRENCY, max_batching_window=Duration.seconds(5))
         CfnOutput(self, "CollectorQueueUrl", value=self.queue.queue_url)
 
     def _mail(self) -> None:
@@ -207,8 +208,7 @@ class DepHealthServiceStack(Stack):
         auth.add_environment("MAIL_QUEUE_URL", self.mail_queue.queue_url)
         auth.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"],
                                                     resources=[self.mail_queue.queue_arn]))
-        mailer.add_event_source(sources.SqsEventSource(self.mail_queue, batch_size=10,
-                                                       report_batch_item_failures=True))
+        queues.consume(self.functions["Mailer"], self.mail_queue, batch_size=10, max_concurrency=QUEUE_MAX_CONCURRENCY)
         mailer.add_to_role_policy(iam.PolicyStatement(
             actions=["ses:SendEmail"],
             resources=[self.format_arn(service="ses", resource="identity", resource_name=self.mail_from)],
@@ -216,12 +216,14 @@ class DepHealthServiceStack(Stack):
         CfnOutput(self, "MailQueueUrl", value=self.mail_queue.queue_url)
         CfnOutput(self, "MailFrom", value=self.mail_from, description="SES identity DepHealth mail is sent from")
 
-    def _schedule(self) -> None:
+    def _schedule(self, stage: str) -> None:
         # Hourly through the first hours of the 1st: a run resumes from the
-        # checkpoint, and one after completion is a no-op.
-        rule = events.Rule(self, "MonthlyResetSchedule",
-                           schedule=events.Schedule.cron(minute="5", hour="0-5", day="1", month="*", year="*"))
-        rule.add_target(targets.LambdaFunction(self.functions["MonthlyReset"].function, retry_attempts=2))
+        # checkpoint, and one after completion is a no-op. Failed runs land in
+        # the schedule's dead-letter queue, which raises an alarm.
+        self.reset_schedule = ScheduledInvocation(
+            self, "MonthlyResetSchedule", stage=stage, function=self.functions["MonthlyReset"],
+            description="DepHealth monthly usage reset, hourly through the first hours of the 1st",
+            schedule=events.Schedule.cron(minute="5", hour="0-5", day="1", month="*", year="*"))
 
     def _api(self, stage: str) -> None:
         # No query strings in the access log (JsonRestApi's format): they carry login and verification tokens.

@@ -18,7 +18,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.access import TableByName, grant
-from constructs_lib.python_function import PythonFunction
+from constructs_lib.python_function import Invocation, PythonFunction
 from constructs_lib.rest_api import ApiProtection, JsonRestApi
 
 from .data import KvDataStack
@@ -82,6 +82,8 @@ class KvApiStack(Stack):
             product="kv",
             handler="api.handler",
             description="KV storage HTTP API: users, namespaces and keys",
+            stage=stage,
+            invoked_by=Invocation.API,
             environment={
                 "TABLE_NAME": data.schema_table.table_name,
                 "GSI_NAME": data.gsi_name,

@@ -14,6 +14,8 @@ from tests.synth import synth
 
 PUBLIC = {"KvStorageApi": {"lambda_src.kv.api.handler"},
           "DepHealthService": {"lambda_src.dephealth.auth_api.handler", "lambda_src.dephealth.packages_api.handler"}}
+# Scheduled jobs run one at a time in prod (constructs_lib/scheduled_target.py), whatever the API reservation.
+SCHEDULED = {"lambda_src.dephealth.monthly_reset.handler"}
 
 
 def reservations(template: dict) -> dict[str, int | None]:
@@ -24,7 +26,8 @@ def reservations(template: dict) -> dict[str, int | None]:
 @pytest.mark.parametrize("stack", sorted(PUBLIC))
 def test_prod_reserves_for_public_api_functions_only(stack, prod_templates, dev_templates):
     prod = reservations(prod_templates[stack])
-    assert {h for h, n in prod.items() if n is not None} == PUBLIC[stack]
+    assert {h for h, n in prod.items() if n is not None} - SCHEDULED == PUBLIC[stack]
+    assert all(prod[h] == 1 for h in SCHEDULED & set(prod))
     assert all(prod[h] == DEFAULT_PROD_RESERVED_CONCURRENCY for h in PUBLIC[stack])
     assert set(reservations(dev_templates[stack]).values()) == {None}
 
@@ -33,4 +36,4 @@ def test_the_context_sets_or_removes_the_reservation():
     assert reservations(synth("prod", (("apiReservedConcurrency", "7"),))["KvStorageApi"]) == {
         "lambda_src.kv.api.handler": 7}
     off = synth("prod", (("apiReservedConcurrency", "none"),))
-    assert set(reservations(off["DepHealthService"]).values()) == {None}
+    assert {h for h, n in reservations(off["DepHealthService"]).items() if n is not None} == SCHEDULED

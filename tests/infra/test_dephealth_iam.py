@@ -57,7 +57,9 @@ EXPECTED = {
     | _pairs(SQS_CONSUMER, "CollectorQueue.Arn"),
     "MonthlyReset": _common("MonthlyReset")
     | _pairs(("dynamodb:GetItem", "dynamodb:PutItem"), KEYS, ("SYSTEM#RESET_STATE",))
-    | {("dynamodb:UpdateItem", KEYS, ("SYSTEM#RESET_STATE", "user_*")), ("dynamodb:Scan", KEYS, ())},
+    | {("dynamodb:UpdateItem", KEYS, ("SYSTEM#RESET_STATE", "user_*")), ("dynamodb:Scan", KEYS, ())}
+    # a failed asynchronous run goes to the schedule's dead-letter queue (constructs_lib/scheduled_target.py)
+    | _pairs(("sqs:SendMessage",), "MonthlyResetScheduleDeadLetterQueue.Arn"),
 }
 ITEM_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem",
                "dynamodb:BatchWriteItem"}
@@ -176,13 +178,14 @@ def test_functions_get_table_names_from_the_schema(dev_templates):
 def test_queue_is_encrypted_tls_only_with_a_dlq_and_partial_batch_responses(dev_templates):
     resources = dev_templates["DepHealthService"]["Resources"]
     queues = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
-    assert len(queues) == 4 and all(q.get("SqsManagedSseEnabled") for q in queues.values())
+    # collector and mail queues, their DLQs, and the monthly reset schedule's DLQ
+    assert len(queues) == 5 and all(q.get("SqsManagedSseEnabled") for q in queues.values())
     redriven = sorted(k.rstrip("0123456789ABCDEF") for k, q in queues.items() if "RedrivePolicy" in q)
     assert redriven == ["CollectorQueue", "MailQueue"]
     assert all(q["RedrivePolicy"]["maxReceiveCount"] == 5 for q in queues.values() if "RedrivePolicy" in q)
     policies = [r["Properties"]["PolicyDocument"]["Statement"] for r in resources.values()
                 if r["Type"] == "AWS::SQS::QueuePolicy"]
-    assert len(policies) == 4
+    assert len(policies) == 5
     for statements in policies:
         assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
                    for s in statements)
