@@ -97,7 +97,7 @@ def gateway_template(code: str, message: str) -> str:
     return json.dumps({"error": code, "message": message})
 
 
-# Stage defaults of the context switches (docs/security-api.md).
+# Stage defaults of the context switches (docs/SECURITY.md, "API edge").
 PROD_STAGE = "prod"
 DEFAULT_WAF_RATE_LIMIT = 3000  # requests per source IP per 5 minutes, every route (10 per second)
 DEFAULT_WAF_TIGHT_RATE_LIMIT = 100  # per source IP per 5 minutes on signup, magic-link and demo routes
