@@ -74,7 +74,7 @@ BODIES = st.one_of(
 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cursor():
     return st.one_of(
         GARBAGE,
@@ -104,7 +104,7 @@ HEADERS = st.fixed_dictionaries({}, optional={
 METHODS = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _paths(kind: str):
     segment = st.one_of(GARBAGE.filter(lambda s: "/" not in s and len(s) < 500), st.sampled_from(
         ["npm", "pypi", "maven", "express", "%40types%2Fnode", "@types", "node", "lodash.merge",

@@ -35,7 +35,7 @@ from botocore.awsrequest import AWSResponse
 from lambda_src.common import aws_clients
 from lambda_src.kv import cursor
 
-from .conftest import Client, Reply, event
+from .conftest import Client, LambdaContext, Reply, event
 
 # -- fault injection ---------------------------------------------------------------------
 
@@ -247,12 +247,11 @@ def tenant_state(aws, user_id: str, tag: str) -> list[str]:
     return sorted(out)
 
 
-class Context:
+class Context(LambdaContext):
     """A Lambda context whose remaining time runs down with the clock."""
 
-    aws_request_id = "kv-fault-test"
-
     def __init__(self, millis: int):
+        super().__init__(aws_request_id="kv-fault-test")
         self.millis = millis
         self.started = time.monotonic()
 

@@ -147,8 +147,8 @@ class Context:
 
 
 def test_sustained_throttling_answers_503_before_the_function_times_out(kv):
-    from moto.core.botocore_stubber import MockRawResponse
     from botocore.awsrequest import AWSResponse
+    from moto.core.botocore_stubber import MockRawResponse
 
     def throttle(**_kwargs):
         time.sleep(0.3)  # a slow, throttled service
