@@ -120,5 +120,5 @@ def test_every_domain_error_has_one_http_status():
 
     kinds = {c for c in vars(errors).values()
              if isinstance(c, type) and issubclass(c, errors.DomainError) and c is not errors.DomainError}
-    assert set(api._STATUS) == kinds
-    assert all(400 <= status < 500 or status == 503 for status in api._STATUS.values())
+    assert set(api.STATUS) == kinds
+    assert all(400 <= status < 500 or status == 503 for status in api.STATUS.values())

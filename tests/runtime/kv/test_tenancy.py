@@ -14,7 +14,7 @@ from lambda_src.common import decoding
 from lambda_src.kv import namespaces, store
 from lambda_src.kv.api import handler
 
-from .conftest import Client, event, table_env
+from .conftest import Client, LambdaContext, event, table_env
 
 
 def fill(kv, ns, keys):
@@ -135,10 +135,9 @@ def test_force_delete_racing_writes_and_deletes_keeps_counters_exact(aws, kv, se
     assert counted == stored
 
 
-class Context:
-    aws_request_id = "deadline-test"
-
+class Context(LambdaContext):
     def __init__(self, millis):
+        super().__init__(aws_request_id="deadline-test")
         self.millis = millis
         self.started = time.monotonic()
 
