@@ -191,8 +191,8 @@ def test_the_clock_is_patched_in_one_place(monkeypatch):
                                     "lambda_src.kv.plans", "lambda_src.common.errors"])
 def test_declarations_the_stacks_read_are_pure(module):
     """Importing them pulls in neither boto3 nor Powertools: the stacks and tools read them cheaply."""
-    code = (f"import sys, {module}; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'aws_lambda_powertools')))")
+    heavy = ("boto3", "botocore", "aws_lambda_powertools")
+    code = f"import sys, {module}; print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -203,10 +203,10 @@ def test_the_stacks_set_what_the_declarations_say(dev_templates):
 
     functions = [r["Properties"] for t in dev_templates.values() for r in t["Resources"].values()
                  if r["Type"] == "AWS::Lambda::Function"]
-    kv_env = next(f["Environment"]["Variables"] for f in functions if kv.TABLE_NAME_VAR in f["Environment"]["Variables"])
+    envs = [f["Environment"]["Variables"] for f in functions]
+    kv_env = next(env for env in envs if kv.TABLE_NAME_VAR in env)
     assert {kv.TABLE_NAME_VAR, kv.GSI_NAME_VAR} <= set(kv_env)
     assert kv_env[kv.READ_FLUSH_EVERY_VAR] == str(kv.DEFAULT_READ_FLUSH_EVERY)
-    dephealth_envs = [f["Environment"]["Variables"] for f in functions
-                      if f["Environment"]["Variables"].get("POWERTOOLS_SERVICE_NAME") == "dephealth"]
+    dephealth_envs = [env for env in envs if env.get("POWERTOOLS_SERVICE_NAME") == "dephealth"]
     assert dephealth_envs and all(set(dephealth.TABLE_VARS) <= set(env) for env in dephealth_envs)
     assert any(env.get("DLQ_MAX_ATTEMPTS") == str(dephealth.DLQ_MAX_ATTEMPTS) for env in dephealth_envs)

@@ -93,10 +93,10 @@ class Injector:
 def injector(kv):
     inject = Injector()
     clients = [aws_clients.client(service) for service in SERVICE_IDS]
-    for service, client in zip(SERVICE_IDS.values(), clients):
+    for service, client in zip(SERVICE_IDS.values(), clients, strict=True):
         client.meta.events.register_first(f"before-call.{service}", inject, unique_id="kv-test-faults")
     yield inject
-    for service, client in zip(SERVICE_IDS.values(), clients):
+    for service, client in zip(SERVICE_IDS.values(), clients, strict=True):
         client.meta.events.unregister(f"before-call.{service}", unique_id="kv-test-faults")
 
 
@@ -233,7 +233,7 @@ def tenant_state(aws, user_id: str, tag: str) -> list[str]:
             break
     texts = [json.dumps(i, sort_keys=True) for i in items]
     ids = {user_id} | {m for t in texts if f"-{tag}@" in t for m in _USER_ID.findall(t)}
-    mine = [i for i, t in zip(items, texts) if any(u in t for u in ids) or f"-{tag}" in t]
+    mine = [i for i, t in zip(items, texts, strict=True) if any(u in t for u in ids) or f"-{tag}" in t]
     out = []
     for item in mine:
         item = {k: v for k, v in item.items() if k not in _VOLATILE}
@@ -242,7 +242,8 @@ def tenant_state(aws, user_id: str, tag: str) -> list[str]:
         text = json.dumps(item, sort_keys=True).replace(f"-{tag}", "-TAG")
         text = _HASHED.sub(lambda m: m.group(1) + "#*", text)
         others = sorted(ids - {user_id})
-        text = _USER_ID.sub(lambda m: "OWNER" if m.group(0) == user_id else f"USER{others.index(m.group(0))}", text)
+        text = _USER_ID.sub(lambda m, others=others: "OWNER" if m.group(0) == user_id
+                            else f"USER{others.index(m.group(0))}", text)
         out.append(text)
     return sorted(out)
 
@@ -313,7 +314,7 @@ def _occurrences(calls: list[str]) -> list[tuple[str, int]]:
 
 def test_the_matrix_covers_every_call_type_the_handler_makes(aws, kv, anon, injector):
     made = set()
-    for n, (name, scenario) in enumerate(SCENARIOS.items()):
+    for n, scenario in enumerate(SCENARIOS.values()):
         calls, _ = _baseline(aws, anon, injector, scenario, f"c{n}x")
         made |= set(calls)
     assert made == CALL_TYPES
@@ -456,8 +457,9 @@ def test_an_item_over_dynamodbs_size_limit_is_the_values_413(aws, kv, anon, inje
 def test_a_transaction_cancelled_for_an_items_size_is_the_values_413(aws, kv, anon, injector):
     client, user_id = _new_tenant(anon, "big")
     _setup_ns(client, "big")
-    injector.arm("TransactWriteItems", 1, Fault(400, "TransactionCanceledException", ["None", "ValidationError", "None"],
-                                                reason_messages={1: "Item size has exceeded the maximum allowed size"}))
+    injector.arm("TransactWriteItems", 1,
+                 Fault(400, "TransactionCanceledException", ["None", "ValidationError", "None"],
+                       reason_messages={1: "Item size has exceeded the maximum allowed size"}))
     reply = client.call("PUT", "/namespaces/app-big/keys/k", body={"value": "v"})
     assert injector.fired == 1
     assert (reply.status, reply.body["error"]) == (413, "value_too_large")
