@@ -51,10 +51,6 @@ app = APIGatewayRestResolver()
 install_error_handlers(app, logger, domain_errors=STATUS, fault_answers=FAULTS)
 
 
-def _query(name: str) -> str | None:
-    return app.current_event.get_query_string_value(name)
-
-
 def _source_ip() -> str | None:
     """The caller's address as API Gateway saw it (None for an event without one)."""
     try:
@@ -64,7 +60,7 @@ def _source_ip() -> str | None:
 
 
 def _limit() -> int:
-    raw = _query("limit")
+    raw = app.current_event.get_query_string_value("limit")
     if raw in (None, ""):
         return store.DEFAULT_PAGE
     try:  # ASCII digits only: "²" or "٣" pass str.isdigit but are no limit
@@ -128,7 +124,8 @@ def me():
 @app.get("/namespaces")
 def list_namespaces():
     user = _user()
-    items, cursor = store.list_namespaces(user, limit=_limit(), cursor=_query("cursor"))
+    cursor = app.current_event.get_query_string_value("cursor")
+    items, cursor = store.list_namespaces(user, limit=_limit(), cursor=cursor)
     store.record_read(user)
     return json_response(200, {"namespaces": items, "cursor": cursor})
 
@@ -144,7 +141,7 @@ def put_namespace(ns: str):
 @app.delete("/namespaces/<ns>")
 def delete_namespace(ns: str):
     ns = validation.namespace(unquote(ns))
-    force = (_query("force") or "").lower() in ("1", "true", "yes")
+    force = (app.current_event.get_query_string_value("force") or "").lower() in ("1", "true", "yes")
     user = _user()
     deleted = store.delete_namespace(user, ns, force=force)
     return json_response(200, {"namespace": ns, "deleted": True, "keysDeleted": deleted})
@@ -154,12 +151,13 @@ def delete_namespace(ns: str):
 @app.get("/namespaces/<ns>/keys")
 def list_keys(ns: str):
     ns = validation.namespace(unquote(ns))
-    prefix = _query("prefix") or ""
+    prefix = app.current_event.get_query_string_value("prefix") or ""
     if prefix:
         validation.key(prefix)
     limit = _limit()
     user = _user()
-    items, cursor = store.list_keys(user, ns, prefix, limit=limit, cursor=_query("cursor"))
+    cursor = app.current_event.get_query_string_value("cursor")
+    items, cursor = store.list_keys(user, ns, prefix, limit=limit, cursor=cursor)
     store.record_read(user)
     return json_response(200, {"namespace": ns, "prefix": prefix, "keys": items, "cursor": cursor})
 
