@@ -22,7 +22,10 @@ from . import config, mailer, users
 from .errors import TokenRejected
 from .schema import API_KEYS
 
-_INVALID = TokenRejected("invalid_token", "the login link is not valid")
+
+def _invalid() -> TokenRejected:
+    """A fresh error each time (a shared instance would carry one raise's traceback into the next)."""
+    return TokenRejected("invalid_token", "the login link is not valid")
 
 
 def request_link(client, email: str) -> None:
@@ -86,7 +89,7 @@ def redeem(client, raw_token: str) -> dict:
             raise TokenRejected("token_expired", "the login link has expired; request a new one") from None
         if old.get("used_magic_token") == token_hash:
             raise TokenRejected("token_already_used", "the login link was already used") from None
-        raise _INVALID from None
+        raise _invalid() from None
     return users.public_user(from_item(response["Attributes"]))
 
 
@@ -94,8 +97,8 @@ def _already_used_or_invalid(client, raw_token: str, token_hash: str) -> TokenRe
     """No record holds the token: it was redeemed already, or never issued."""
     ehash = raw_token.split(".", 1)[0]
     if len(ehash) != 64 or any(c not in "0123456789abcdef" for c in ehash):
-        return _INVALID
+        return _invalid()
     for record in users.user_records(client, ehash):
         if record.get("used_magic_token") == token_hash:
             return TokenRejected("token_already_used", "the login link was already used")
-    return _INVALID
+    return _invalid()
