@@ -27,7 +27,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -54,7 +56,7 @@ class Fault:
 
     def parsed(self, operation: str) -> dict:
         message = self.message or f"injected {self.code}"
-        parsed = {"Error": {"Code": self.code, "Message": message},
+        parsed: dict[str, Any] = {"Error": {"Code": self.code, "Message": message},
                   "ResponseMetadata": {"HTTPStatusCode": self.status, "RequestId": "injected"}}
         if self.reasons is not None:
             parsed["CancellationReasons"] = [{"Code": r, **({"Message": self.reason_messages[i]}
@@ -143,8 +145,8 @@ def faults_for(operation: str, kind: str) -> list[tuple[Fault, int, str]]:
 # runs fault-free, ``request`` is what gets the fault and then the retry.
 @dataclass
 class Scenario:
-    setup: object
-    request: object
+    setup: Callable[[Client, str], Any]
+    request: Callable[[Client, str, Any], Reply]
     status: int
 
 
@@ -218,6 +220,11 @@ _HASHED = re.compile(r"(APIKEY|EMAIL)#[0-9a-f]{64}")
 _VOLATILE = {"createdAt", "updatedAt"}
 
 
+def _user_label(owner: str, others: list[str]) -> Callable[[re.Match[str]], str]:
+    """Name user ids by role: the tenant's own is OWNER, any other USER<n> in sorted order."""
+    return lambda m: "OWNER" if m.group(0) == owner else f"USER{others.index(m.group(0))}"
+
+
 def tenant_state(aws, user_id: str, tag: str) -> list[str]:
     """Every item of the tenant (its user, the users its request created, their claims and
     namespaces and keys), with its ids, tag and timestamps normalized, sorted."""
@@ -241,9 +248,7 @@ def tenant_state(aws, user_id: str, tag: str) -> list[str]:
             item["deleting"] = "set"
         text = json.dumps(item, sort_keys=True).replace(f"-{tag}", "-TAG")
         text = _HASHED.sub(lambda m: m.group(1) + "#*", text)
-        others = sorted(ids - {user_id})
-        text = _USER_ID.sub(lambda m, others=others: "OWNER" if m.group(0) == user_id
-                            else f"USER{others.index(m.group(0))}", text)
+        text = _USER_ID.sub(_user_label(user_id, sorted(ids - {user_id})), text)
         out.append(text)
     return sorted(out)
 
@@ -354,26 +359,31 @@ def test_a_fault_on_any_call_answers_truthfully_and_loses_nothing(aws, kv, anon,
 
 
 # -- every attempt fails: the SDK retries, and the deadline stops them in time ----------
-def _http_throttle(service: str, operation: str):
-    """A ``before-send`` handler answering every attempt of ``operation`` with a throttling error."""
-    from moto.core.botocore_stubber import MockRawResponse
+class _HttpThrottle:
+    """A ``before-send`` handler answering every attempt with a throttling error; ``attempts`` holds their times."""
 
-    code = "ProvisionedThroughputExceededException" if service == "dynamodb" else "ThrottlingException"
-    body = json.dumps({"__type": code, "message": "slow down"}).encode()
-    attempts = []
+    def __init__(self, service: str):
+        self.code = "ProvisionedThroughputExceededException" if service == "dynamodb" else "ThrottlingException"
+        self.body = json.dumps({"__type": self.code, "message": "slow down"}).encode()
+        self.attempts: list[float] = []
 
-    def handler(request, **_kwargs):
+    def __call__(self, request, **_kwargs):
+        from moto.core.botocore_stubber import MockRawResponse
+
         # botocore calls every before-send handler and uses the first answer; moto's handler
         # (less specific, so called after this one) would still execute the request. Point the
         # attempt elsewhere so that only this answer exists, as when AWS throttles it.
         request.url = "https://throttled.invalid/"
-        attempts.append(time.monotonic())
+        self.attempts.append(time.monotonic())
         time.sleep(0.05)
-        return AWSResponse(request.url, 400, {"x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.0"},
-                           MockRawResponse(body))
+        return AWSResponse(request.url, 400, {"x-amzn-ErrorType": self.code,
+                                              "Content-Type": "application/x-amz-json-1.0"},
+                           MockRawResponse(self.body))
 
-    handler.attempts = attempts
-    return handler
+
+def _http_throttle(service: str, operation: str) -> _HttpThrottle:
+    """A ``before-send`` handler answering every attempt of ``operation`` with a throttling error."""
+    return _HttpThrottle(service)
 
 
 @pytest.mark.parametrize("name,operation", [

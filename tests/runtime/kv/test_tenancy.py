@@ -9,6 +9,7 @@ import hmac
 import json
 import threading
 import time
+from typing import Any
 
 from lambda_src.common import decoding
 from lambda_src.kv import namespaces, store
@@ -87,7 +88,7 @@ def stored_bytes(aws) -> tuple[int, int]:
 def test_an_overwrite_between_the_delete_page_and_its_transaction_keeps_counters_exact(aws, kv, monkeypatch):
     fill(kv, "app", ["k1", "k2"])
     read_page = namespaces._namespace_key_page
-    answers = []
+    answers: list[Any] = []
 
     def page_then_overwrite(ns, start, limit):
         page = read_page(ns, start, limit)
