@@ -21,6 +21,24 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
 
+def _dev_table_names() -> dict[str, str]:
+    """DepHealth's table names as its dev stack sets them, for code run outside the moto world.
+
+    The handlers refuse to run without them; benchmarks on stub clients read
+    them too. Tests in the moto world get every function's variables from the
+    synthesized templates (``aws``).
+    """
+    from lambda_src.dephealth import declarations
+    from lambda_src.dephealth.schema import API_KEYS, PACKAGES
+
+    return {declarations.PACKAGES_TABLE_VAR: PACKAGES.table_name("dev"),
+            declarations.API_KEYS_TABLE_VAR: API_KEYS.table_name("dev")}
+
+
+for _var, _value in _dev_table_names().items():
+    os.environ.setdefault(_var, _value)
+
+
 @pytest.fixture(scope="session")
 def dev_synthesis() -> Synthesis:
     """The dev app: templates and the cdk-nag findings left unacknowledged (AwsSolutions)."""
@@ -61,13 +79,33 @@ def _moto_session(dev_templates):
         yield client
 
 
+def function_table_env(templates) -> dict[str, str]:
+    """The table and index names the stacks set in their functions' environments.
+
+    Handlers refuse to run without them (no fallback to a default table), so
+    in-process tests set them exactly as the synthesized templates do.
+    """
+    env: dict[str, str] = {}
+    for template in templates:
+        for resource in template["Resources"].values():
+            if resource["Type"] != "AWS::Lambda::Function":
+                continue
+            for name, value in resource["Properties"].get("Environment", {}).get("Variables", {}).items():
+                if isinstance(value, str) and (name.endswith("_TABLE") or name in ("TABLE_NAME", "GSI_NAME")):
+                    env[name] = value
+    return env
+
+
 @pytest.fixture
-def aws(_moto_session, dev_templates):
+def aws(_moto_session, dev_templates, monkeypatch):
     """moto with every table of the dev templates, created from their properties.
 
     Each test starts with empty tables and a blank account for every other
-    service (see tests/moto_world.py); the client is shared for speed.
+    service (see tests/moto_world.py); the client is shared for speed. The
+    functions' table-name variables are set as the dev stacks set them.
     """
+    for name, value in function_table_env(dev_templates.values()).items():
+        monkeypatch.setenv(name, value)
     from lambda_src.common.aws_clients import reset_clients
     from tests.moto_world import reset_world
 

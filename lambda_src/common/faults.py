@@ -12,9 +12,9 @@
   retry) once the current invocation's deadline has passed, raising
   ``DeadlineExceeded``; the margin covers one attempt's connect and read
   timeouts, so an attempt started in time ends before the function times out.
-- ``install(app, logger)``: the API-layer mapping of the above to
-  ``503 {"error": "throttled" | "unavailable" | "deadline_exceeded"}`` with
-  ``Retry-After``.
+
+The API layer answers all of these with 503 and ``Retry-After``
+(``lambda_src.common.http``).
 
 Pure Python plus botocore, so every product bundle can import it.
 """
@@ -22,7 +22,6 @@ Pure Python plus botocore, so every product bundle can import it.
 from __future__ import annotations
 
 import contextvars
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -45,12 +44,18 @@ MARGIN_FLOOR_S = 0.5
 
 
 class TransientFault(Exception):
-    """A retryable fault the domain code names itself (``code`` is the API's error code)."""
+    """A retryable fault the domain code names itself.
 
-    def __init__(self, code: str = "unavailable", message: str = "the service is busy; retry the request"):
+    ``code`` and ``message`` are what the API answers; ``detail`` is logged,
+    never sent.
+    """
+
+    def __init__(self, code: str = "unavailable", message: str = "the service is busy; retry the request",
+                 detail: str = ""):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.detail = detail
 
 
 class DeadlineExceeded(TransientFault):
@@ -148,32 +153,3 @@ def guard(client):
     """Make ``client`` refuse requests past the current deadline (idempotent); returns it."""
     client.meta.events.register("request-created", _before_attempt, unique_id="common-faults-deadline")
     return client
-
-
-# -- API mapping ----------------------------------------------------------------------
-def response(code: str, message: str):
-    from aws_lambda_powertools.event_handler import Response
-
-    return Response(status_code=503, content_type="application/json",
-                    body=json.dumps({"error": code, "message": message}),
-                    headers={"Retry-After": str(RETRY_AFTER_S)})
-
-
-def install(app, logger) -> None:
-    """503 with Retry-After for every retryable fault; other ClientErrors stay 500 defects."""
-
-    @app.exception_handler(TransientFault)
-    def _transient(exc: TransientFault):
-        logger.warning("transient fault", extra={"code": exc.code})
-        return response(exc.code, exc.message)
-
-    @app.exception_handler(ClientError)
-    def _client_error(exc: ClientError):
-        kind = classify(exc)
-        if kind is None:
-            logger.exception("unhandled AWS error")
-            from lambda_src.common.api import error_response
-
-            return error_response(500, "internal_error", "the request could not be completed")
-        logger.warning("retryable AWS fault", extra={"aws_code": error_code(exc)})
-        return response(kind, "the service is busy; retry the request")

@@ -320,11 +320,11 @@ class TableSpec:
         for attr in self.key_attrs:
             types[attr.name] = attr.type
         for index in self.indexes:
-            for attr in (index.partition, index.sort):
-                if attr is not None:
-                    if types.get(attr.name, attr.type) != attr.type:
-                        raise SchemaError(f"{self.alias}: {attr.name} declared with two types")
-                    types[attr.name] = attr.type
+            for index_attr in (index.partition, index.sort):
+                if index_attr is not None:
+                    if types.get(index_attr.name, index_attr.type) != index_attr.type:
+                        raise SchemaError(f"{self.alias}: {index_attr.name} declared with two types")
+                    types[index_attr.name] = index_attr.type
         return types
 
     def key_of(self, item: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,16 +18,15 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
-from lambda_src.common import faults
-from lambda_src.common.api import install_error_handlers, json_body
+from lambda_src.common.http import install_error_handlers, json_body, json_response
 
 from . import magic_link, mail_requests, signup, validation
-from .responses import begin, dynamodb, json_response
+from .api_errors import STATUS
+from .runtime import begin, dynamodb
 
 logger = Logger()
 app = APIGatewayRestResolver()
-install_error_handlers(app, logger)
-faults.install(app, logger)
+install_error_handlers(app, logger, domain_errors=STATUS)
 
 _SENT = "if the address can receive mail, a link is on its way"
 

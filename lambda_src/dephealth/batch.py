@@ -37,15 +37,20 @@ from itertools import count
 
 from botocore.exceptions import ClientError
 
+from lambda_src.common import faults
+
 MAX_BATCH = 100
 DEFAULT_CONCURRENCY = 8
 _THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
                "InternalServerError", "ServiceUnavailable"}
 
 
-class BatchIncomplete(Exception):
+class BatchIncomplete(faults.TransientFault):
+    """Keys still held back at the deadline: the API answers 503 ``partial_read``."""
+
     def __init__(self, missing: list[dict], requests: int):
-        super().__init__(f"{len(missing)} key(s) still unprocessed after {requests} request(s)")
+        super().__init__("partial_read", "the table is busy; retry the request",
+                         detail=f"{len(missing)} key(s) still unprocessed after {requests} request(s)")
         self.missing = missing
         self.requests = requests
 

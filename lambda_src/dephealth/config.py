@@ -1,15 +1,18 @@
 """Runtime settings of the DepHealth functions, read from the environment.
 
-Table names come from variables the service stack sets; the defaults are the
-deployed names from the schema, so a handler also runs against a local
-endpoint without extra configuration.
+Table names come from variables the service stack sets; a missing one fails
+with ``MissingSetting`` naming it (``lambda_src.common.environment``), never
+falls back to some default table. Facts the stack reads too live in
+``declarations``.
 """
 
 from __future__ import annotations
 
 import os
 
-from .schema import API_KEYS, PACKAGES
+from lambda_src.common.environment import require, required
+
+from .declarations import API_KEYS_TABLE_VAR, DEFAULT_MAIL_FROM, DLQ_MAX_ATTEMPTS, PACKAGES_TABLE_VAR, TABLE_VARS
 
 TIER_QUOTAS = {"free": 1_000, "pro": 50_000, "enterprise": 1_000_000}
 DEFAULT_TIER = "free"
@@ -21,18 +24,21 @@ DEMO_COUNTER_TTL_S = 2 * 3600
 GITHUB_SHARDS = 10
 GITHUB_HOURLY_BUDGET = 5_000
 FAILED_TTL_S = 90 * 24 * 3600
-DLQ_MAX_ATTEMPTS = 3
 MAIL_LIMIT_PER_HOUR = 5  # signup and login mails per address per UTC hour
 MAIL_COUNTER_TTL_S = 2 * 3600
-DEFAULT_MAIL_FROM = "no-reply@dephealth.example"
+
+
+def require_tables() -> None:
+    """Fail with ``MissingSetting`` unless both table names are set (every handler, first thing)."""
+    require(*TABLE_VARS)
 
 
 def packages_table() -> str:
-    return os.environ.get("PACKAGES_TABLE", PACKAGES.table_name("dev"))
+    return required(PACKAGES_TABLE_VAR)
 
 
 def api_keys_table() -> str:
-    return os.environ.get("API_KEYS_TABLE", API_KEYS.table_name("dev"))
+    return required(API_KEYS_TABLE_VAR)
 
 
 def public_base_url() -> str:

@@ -33,11 +33,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
-from lambda_src.common import decoding, faults
+from lambda_src.common import clock, decoding, faults
 from lambda_src.common.requests import to_item
 
-from . import clock, collector, config
-from .responses import begin, dynamodb
+from . import collector, config
+from .runtime import begin, dynamodb
 from .schema import FAILED_MESSAGE_PK, FAILED_MESSAGE_SK, FAILED_PK, FAILED_SK
 
 logger = Logger()
@@ -95,7 +95,7 @@ def store_failed(client, record: SQSRecord, message, error: str) -> bool:
         sent_ms = int(sent)
     else:
         sent_ms = int(clock.now() * 1000)
-    base = clock.iso(sent_ms / 1000)
+    base = clock.iso_millis(sent_ms / 1000)
     fields = message if isinstance(message, dict) else {}
     name = _fit(_text(fields.get("name"), "unparseable"), MAX_NAME_BYTES)
     error = _fit(_text(error, "unknown error"), MAX_ERROR_CHARS)
@@ -118,7 +118,7 @@ def store_failed(client, record: SQSRecord, message, error: str) -> bool:
             "last_error": error,
             "retry_count": _receive_count(record),
             "original_message": _fit(body, max(0, room)),
-            "failed_at": clock.iso(),
+            "failed_at": clock.iso_millis(),
             "ttl": int(clock.now()) + config.FAILED_TTL_S,
         }
         try:

@@ -14,14 +14,18 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from lambda_src.common.api import ApiError
+from lambda_src.common import clock
 from lambda_src.common.hashing import new_secret, sha256_hex
 from lambda_src.common.requests import build_request, from_item, to_attr
 
-from . import clock, config, mailer, users
+from . import config, mailer, users
+from .errors import TokenRejected
 from .schema import API_KEYS
 
-_INVALID = ApiError(400, "invalid_token", "the login link is not valid")
+
+def _invalid() -> TokenRejected:
+    """A fresh error each time (a shared instance would carry one raise's traceback into the next)."""
+    return TokenRejected("invalid_token", "the login link is not valid")
 
 
 def request_link(client, email: str) -> None:
@@ -50,7 +54,7 @@ def request_link(client, email: str) -> None:
 
 
 def redeem(client, raw_token: str) -> dict:
-    """Consume a token and return the user, or raise a 400 ApiError."""
+    """Consume a token and return the user, or raise ``TokenRejected``."""
     token_hash = sha256_hex(raw_token)
     _, query = build_request(
         API_KEYS,
@@ -72,7 +76,7 @@ def redeem(client, raw_token: str) -> dict:
             ExpressionAttributeValues={
                 ":t": to_attr(token_hash),
                 ":now": to_attr(now),
-                ":now_iso": to_attr(clock.iso(now)),
+                ":now_iso": to_attr(clock.iso_millis(now)),
             },
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -82,19 +86,19 @@ def redeem(client, raw_token: str) -> dict:
             raise
         old = from_item(exc.response.get("Item") or {})
         if old.get("magic_token") == token_hash:
-            raise ApiError(400, "token_expired", "the login link has expired; request a new one") from None
+            raise TokenRejected("token_expired", "the login link has expired; request a new one") from None
         if old.get("used_magic_token") == token_hash:
-            raise ApiError(400, "token_already_used", "the login link was already used") from None
-        raise _INVALID from None
+            raise TokenRejected("token_already_used", "the login link was already used") from None
+        raise _invalid() from None
     return users.public_user(from_item(response["Attributes"]))
 
 
-def _already_used_or_invalid(client, raw_token: str, token_hash: str) -> ApiError:
+def _already_used_or_invalid(client, raw_token: str, token_hash: str) -> TokenRejected:
     """No record holds the token: it was redeemed already, or never issued."""
     ehash = raw_token.split(".", 1)[0]
     if len(ehash) != 64 or any(c not in "0123456789abcdef" for c in ehash):
-        return _INVALID
+        return _invalid()
     for record in users.user_records(client, ehash):
         if record.get("used_magic_token") == token_hash:
-            return ApiError(400, "token_already_used", "the login link was already used")
-    return _INVALID
+            return TokenRejected("token_already_used", "the login link was already used")
+    return _invalid()

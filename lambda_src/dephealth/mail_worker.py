@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from lambda_src.common import decoding
 
 from . import magic_link, signup, validation
-from .responses import begin, dynamodb
+from .runtime import begin, dynamodb
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -24,10 +24,11 @@ import json
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from lambda_src.common import clock
 from lambda_src.common.requests import from_item, to_attr, to_item
 
-from . import clock, config
-from .responses import begin, dynamodb
+from . import config
+from .runtime import begin, dynamodb
 from .schema import PENDING_SK, RESET_PK, RESET_SK, USER_PK
 
 logger = Logger()
@@ -50,8 +51,8 @@ def _begin(client, month: str) -> bool:
         client.put_item(
             TableName=config.api_keys_table(),
             Item=to_item({"pk": RESET_PK.build(), "sk": RESET_SK.build(), "month": month,
-                          "status": "in_progress", "users_reset": 0, "started_at": clock.iso(),
-                          "updated_at": clock.iso()}),
+                          "status": "in_progress", "users_reset": 0, "started_at": clock.iso_millis(),
+                          "updated_at": clock.iso_millis()}),
             ConditionExpression="attribute_not_exists(pk) OR #m <> :m",
             ExpressionAttributeNames={"#m": "month"},
             ExpressionAttributeValues={":m": to_attr(month)},
@@ -65,7 +66,7 @@ def _begin(client, month: str) -> bool:
 
 def _checkpoint(client, month: str, start_key: dict | None, last_key: dict | None, reset: int) -> bool:
     """Record a finished page; False when another run already recorded it."""
-    values = {":m": to_attr(month), ":n": to_attr(reset), ":now": to_attr(clock.iso())}
+    values = {":m": to_attr(month), ":n": to_attr(reset), ":now": to_attr(clock.iso_millis())}
     if start_key:
         condition = "#m = :m AND #s <> :done AND last_key = :start"
         values[":start"] = to_attr(json.dumps(start_key, sort_keys=True))

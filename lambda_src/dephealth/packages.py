@@ -9,11 +9,11 @@ evaluated key, checked on the way back in.
 from __future__ import annotations
 
 from lambda_src.common import decoding, faults
-from lambda_src.common.api import ApiError
 from lambda_src.common.requests import build_request, from_item, to_attr
 
 from . import config
 from .batch import batch_get
+from .errors import InvalidInput, NotFound
 from .schema import PACKAGE_PK, PACKAGE_SK, PACKAGES, RISK_LEVEL_INDEX
 
 MAX_BATCH_NAMES = 1000
@@ -34,7 +34,7 @@ def get_package(client, ecosystem: str, name: str) -> dict:
     )
     item = client.get_item(**kwargs).get("Item")
     if not item:
-        raise ApiError(404, "package_not_found", f"no health record for {ecosystem}/{name}")
+        raise NotFound("package_not_found", f"no health record for {ecosystem}/{name}")
     return from_item(item)
 
 
@@ -63,7 +63,7 @@ def decode_cursor(cursor: str, risk_level: str) -> dict:
     Decoding goes through :mod:`lambda_src.common.decoding` (size and depth
     capped, lone surrogates refused), then the shape is checked exactly.
     """
-    bad = ApiError(400, "invalid_cursor", "the cursor is malformed or belongs to another listing")
+    bad = InvalidInput("invalid_cursor", "the cursor is malformed or belongs to another listing")
     try:
         plain = decoding.b64url_json(cursor, code="invalid_cursor")
     except decoding.DecodeError:

@@ -27,22 +27,16 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
 from lambda_src.common import faults
-from lambda_src.common.api import ApiError, install_error_handlers, json_body
+from lambda_src.common.http import install_error_handlers, json_body, json_response
 
 from . import packages, quotas, rate_limits, validation
-from .batch import BatchIncomplete
-from .responses import begin, dynamodb, json_response
+from .api_errors import STATUS
+from .errors import InvalidInput
+from .runtime import begin, dynamodb
 
 logger = Logger()
 app = APIGatewayRestResolver()
-install_error_handlers(app, logger)
-faults.install(app, logger)
-
-
-@app.exception_handler(BatchIncomplete)
-def _incomplete(exc: BatchIncomplete) -> Response:
-    logger.warning("batch read incomplete", extra={"missing": len(exc.missing), "requests": exc.requests})
-    return faults.response("partial_read", "the table is busy; retry the request")
+install_error_handlers(app, logger, domain_errors=STATUS)
 
 
 def _admit() -> str:
@@ -67,7 +61,7 @@ def _path_name(*segments: str) -> str:
     try:
         return unquote("/".join(segments), errors="strict")
     except UnicodeDecodeError:
-        raise ApiError(400, "invalid_package_name", "package name is missing or malformed") from None
+        raise InvalidInput("invalid_package_name", "package name is missing or malformed") from None
 
 
 @app.get("/packages/<ecosystem>/<name>")
@@ -102,12 +96,12 @@ def list_packages() -> Response:
 def batch_packages() -> Response:
     wanted = json_body(app).get("packages")
     if not isinstance(wanted, list) or not 1 <= len(wanted) <= packages.MAX_BATCH_NAMES:
-        raise ApiError(400, "invalid_packages",
+        raise InvalidInput("invalid_packages",
                        f"packages must be a list of 1 to {packages.MAX_BATCH_NAMES} {{ecosystem, name}} objects")
     names = []
     for entry in wanted:
         if not isinstance(entry, dict):
-            raise ApiError(400, "invalid_packages", "each entry must be an {ecosystem, name} object")
+            raise InvalidInput("invalid_packages", "each entry must be an {ecosystem, name} object")
         names.append((validation.ecosystem(entry.get("ecosystem")), validation.package_name(entry.get("name"))))
     _admit()
     found = packages.batch_get_packages(dynamodb(), names, deadline_s=faults.remaining_s(8.0))

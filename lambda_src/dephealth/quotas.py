@@ -10,18 +10,18 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from lambda_src.common import decoding
-from lambda_src.common.api import ApiError
 from lambda_src.common.hashing import sha256_hex
 from lambda_src.common.requests import build_request, from_item, to_attr
 
 from . import config
+from .errors import OverLimit, Unauthenticated
 from .schema import API_KEYS
 
 
 def authenticate(client, raw_key: str) -> dict:
-    """The key record for ``raw_key`` (one Query), or a 401."""
+    """The key record for ``raw_key`` (one Query), or ``Unauthenticated``."""
     if not decoding.clean_text(raw_key) or not 8 <= len(raw_key) <= 256:
-        raise ApiError(401, "invalid_api_key", "the API key is missing or malformed")
+        raise Unauthenticated("invalid_api_key", "the API key is missing or malformed")
     _, query = build_request(
         API_KEYS,
         API_KEYS.pattern("api-key-by-hash"),
@@ -31,13 +31,13 @@ def authenticate(client, raw_key: str) -> dict:
     query["Limit"] = 1
     items = client.query(**query).get("Items", [])
     if not items:
-        raise ApiError(401, "invalid_api_key", "the API key is not valid")
+        raise Unauthenticated("invalid_api_key", "the API key is not valid")
     return from_item(items[0])
 
 
 def consume(client, record: dict) -> int:
-    """Count one request against the key's monthly quota; 429 when it is spent."""
-    quota = config.TIER_QUOTAS.get(record.get("tier"), config.TIER_QUOTAS[config.DEFAULT_TIER])
+    """Count one request against the key's monthly quota; ``OverLimit`` when it is spent."""
+    quota = config.TIER_QUOTAS.get(str(record.get("tier")), config.TIER_QUOTAS[config.DEFAULT_TIER])
     try:
         response = client.update_item(
             TableName=config.api_keys_table(),
@@ -51,5 +51,5 @@ def consume(client, record: dict) -> int:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        raise ApiError(429, "quota_exceeded", f"the monthly quota of {quota} requests is used up") from None
+        raise OverLimit("quota_exceeded", f"the monthly quota of {quota} requests is used up") from None
     return int(response["Attributes"]["requests_this_month"]["N"])

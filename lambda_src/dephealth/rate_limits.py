@@ -13,10 +13,11 @@ import random
 
 from botocore.exceptions import ClientError
 
-from lambda_src.common.api import ApiError
+from lambda_src.common import clock
 from lambda_src.common.requests import to_attr
 
-from . import clock, config
+from . import config
+from .errors import InvalidInput, OverLimit
 from .schema import DEMO_PK, DEMO_SK, GITHUB_PK, GITHUB_SK, MAIL_PK, MAIL_SK
 
 
@@ -30,7 +31,7 @@ def demo_source(ip) -> str:
     try:
         address = ipaddress.ip_address(ip.strip() if isinstance(ip, str) else "")
     except ValueError:
-        raise ApiError(400, "missing_source_ip", "the request has no valid source IP") from None
+        raise InvalidInput("missing_source_ip", "the request has no valid source IP") from None
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
@@ -65,7 +66,7 @@ def demo_hit(client, ip: str) -> int:
     key = {"pk": DEMO_PK.build(ip=ip), "sk": DEMO_SK.build(hour=clock.hour(now))}
     count = _hourly_hit(client, key, limit=limit, ttl_s=config.DEMO_COUNTER_TTL_S, now=now)
     if count is None:
-        raise ApiError(429, "demo_limit_exceeded",
+        raise OverLimit("demo_limit_exceeded",
                        f"the demo allows {limit} requests per hour; sign up for an API key")
     return count
 
@@ -81,7 +82,7 @@ def mail_hit(client, email_hash: str) -> int:
     key = {"pk": MAIL_PK.build(email_hash=email_hash), "sk": MAIL_SK.build(hour=clock.hour(now))}
     count = _hourly_hit(client, key, limit=limit, ttl_s=config.MAIL_COUNTER_TTL_S, now=now)
     if count is None:
-        raise ApiError(429, "mail_limit_exceeded", f"at most {limit} links per address per hour; try again later",
+        raise OverLimit("mail_limit_exceeded", f"at most {limit} links per address per hour; try again later",
                        headers={"Retry-After": str(3600 - now % 3600)})
     return count
 

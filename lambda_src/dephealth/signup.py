@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from lambda_src.common import faults
-from lambda_src.common.api import ApiError
+from lambda_src.common import clock, faults
 from lambda_src.common.hashing import new_secret, sha256_hex
 from lambda_src.common.requests import build_request, from_item, to_attr, to_item
 
-from . import clock, config, mailer, users
+from . import config, mailer, users
+from .errors import TokenRejected
 from .schema import API_KEY_SK, API_KEYS, PENDING_SK
 
 KEY_PREFIX = "dh_"
@@ -40,7 +40,7 @@ def start(client, email: str) -> None:
             "sk": PENDING_SK.build(),
             "email": email,
             "verification_token": sha256_hex(raw),
-            "created_at": clock.iso(now),
+            "created_at": clock.iso_millis(now),
             "ttl": now + config.VERIFICATION_TTL_S,
         }),
     )
@@ -59,15 +59,15 @@ def verify(client, raw_token: str) -> dict:
     )
     hits = client.query(**query).get("Items", [])
     if not hits:
-        raise ApiError(400, "invalid_token", "the verification link is not valid or was already used")
+        raise TokenRejected("invalid_token", "the verification link is not valid or was already used")
     key = {"pk": hits[0]["pk"], "sk": hits[0]["sk"]}
     pending = client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
     pending = from_item(pending) if pending else None
     now = int(clock.now())
     if not pending or pending.get("verification_token") != token_hash:
-        raise ApiError(400, "token_already_used", "the verification link was already used")
+        raise TokenRejected("token_already_used", "the verification link was already used")
     if int(pending.get("ttl", 0)) <= now:
-        raise ApiError(400, "token_expired", "the verification link has expired; sign up again")
+        raise TokenRejected("token_expired", "the verification link has expired; sign up again")
 
     raw_key = f"{KEY_PREFIX}{new_secret()}"
     key_hash = sha256_hex(raw_key)
@@ -78,7 +78,7 @@ def verify(client, raw_token: str) -> dict:
         "email": pending["email"],
         "tier": config.DEFAULT_TIER,
         "requests_this_month": 0,
-        "created_at": clock.iso(now),
+        "created_at": clock.iso_millis(now),
     }
     try:
         client.transact_write_items(TransactItems=[
@@ -101,7 +101,7 @@ def verify(client, raw_token: str) -> dict:
         # consumed; throttling or a conflict cancels it too, and is retryable.
         reasons = faults.transaction_reasons(exc)
         if faults.classify(exc) is None and reasons and reasons[0] == "ConditionalCheckFailed":
-            raise ApiError(400, "token_already_used", "the verification link was already used") from None
+            raise TokenRejected("token_already_used", "the verification link was already used") from None
         if faults.classify(exc) is not None:
             raise faults.TransientFault("unavailable", "the verification could not be completed; retry it") from None
         raise

@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextvars
 import time
 
+from lambda_src.common import faults
+
 MARGIN_SECONDS = 1.0  # kept for building and returning the answer
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException",
@@ -25,8 +27,12 @@ _THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "Throttli
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("kv_deadline", default=None)
 
 
-class DeadlineExceeded(Exception):
-    """The invocation is out of time; the request may succeed if retried."""
+class DeadlineExceeded(faults.DeadlineExceeded):
+    """The invocation is out of time; the request may succeed if retried (503 ``deadline_exceeded``)."""
+
+    def __init__(self, detail: str):
+        super().__init__("the request could not finish in time; retry shortly")
+        self.detail = detail
 
 
 def start(context) -> None:

@@ -1,4 +1,4 @@
-"""Domain errors of the KV store. The store raises them; only the API layer maps them to HTTP.
+"""Domain errors of KV storage. The store and the input checks raise them; only the API layer maps them to HTTP.
 
 Each carries a stable ``code`` (the ``error`` field clients see), a
 ``message`` and optional response ``headers`` (``Retry-After``).
@@ -6,17 +6,18 @@ Each carries a stable ``code`` (the ``error`` field clients see), a
 
 from __future__ import annotations
 
+from lambda_src.common.errors import DomainError
 
-class DomainError(Exception):
-    def __init__(self, code: str, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
+__all__ = ["Busy", "Conflict", "DomainError", "InvalidInput", "NotFound", "RateLimited", "RequestCapExceeded",
+           "StorageCapExceeded", "Unauthenticated", "ValueTooLarge"]
 
 
 class InvalidInput(DomainError):
     """The request names something that cannot exist (a value DynamoDB cannot hold, a foreign cursor)."""
+
+
+class ValueTooLarge(DomainError):
+    """A value over what one item may hold."""
 
 
 class Unauthenticated(DomainError):

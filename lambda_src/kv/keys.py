@@ -8,9 +8,12 @@ with no read.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from lambda_src.common import clock
 from lambda_src.common.requests import from_item, to_attr, to_item
 from lambda_src.kv import cursor as cursors
-from lambda_src.kv import schema, usage
+from lambda_src.kv import schema
 from lambda_src.kv.errors import Conflict, InvalidInput, NotFound
 from lambda_src.kv.namespaces import invalid_cursor, namespace_exists
 from lambda_src.kv.usage import RETRY, dynamodb, failed, is_live, item_key, request, table_name, transact_with_usage
@@ -38,24 +41,34 @@ def get_key(user: dict, ns: str, key: str) -> dict:
     return item
 
 
+@dataclass
+class _PutState:
+    """What ``put_key``'s attempts learn: the stored version and size, and the item written."""
+
+    known: tuple[int, int] | None  # (version, size) of the stored key
+    probe: bool  # only the version is known: the first attempt learns the size
+    created_at: str | None = None
+    item: dict = field(default_factory=dict)
+
+
 def put_key(user: dict, ns: str, key: str, value, size: int, ttl_seconds: int | None,
             expected: Expected | None) -> tuple[dict, bool]:
     """Create or replace a key in one transaction; returns (item, created)."""
     user_id = user["userId"]
     known = (expected.version, expected.size) if expected and expected.size is not None else None
     probe = expected is not None and known is None
-    state = {"known": known, "probe": probe, "created_at": None, "item": None}
+    state = _PutState(known=known, probe=probe)
 
     def attempt(_user):
-        known, probe = state["known"], state["probe"]
-        now = usage.iso_now()
+        known, probe = state.known, state.probe
+        now = clock.iso_seconds()
         item = {"PK": schema.NS_PK.build(ns=ns), "SK": schema.KEY_SK.build(key=key),
                 "GSI1PK": schema.KEY_GSI1PK.build(ns=ns), "GSI1SK": schema.KEY_GSI1SK.build(key=key),
                 "entityType": schema.KEY_TYPE, "ns": ns, "key": key, "ownerId": user_id,
                 "value": value, "size": size,
                 "updatedAt": now, "createdAt": now, "version": 1}
         if ttl_seconds:
-            item["ttl"] = int(usage.now_epoch()) + ttl_seconds
+            item["ttl"] = int(clock.now()) + ttl_seconds
         names = {"#v": "version", "#s": "size"}
         values = {":uid": to_attr(user_id)}
         if known:
@@ -63,7 +76,7 @@ def put_key(user: dict, ns: str, key: str, value, size: int, ttl_seconds: int | 
             condition = "#v = :old AND #s = :oldsize AND ownerId = :uid"
             values.update({":old": to_attr(known[0]), ":oldsize": to_attr(known[1])})
             delta = size - known[1]
-        elif probe:  # only the version is known: fail on purpose to learn the stored size
+        elif probe and expected is not None:  # only the version is known: fail on purpose to learn the size
             condition = "#v = :old AND #s = :never AND ownerId = :uid"
             values.update({":old": to_attr(expected.version), ":never": to_attr(-1)})
             delta = size
@@ -72,7 +85,7 @@ def put_key(user: dict, ns: str, key: str, value, size: int, ttl_seconds: int | 
             values = {}
             names = {}
             delta = size
-        state["item"] = item
+        state.item = item
         return [
             {"ConditionCheck": {"TableName": table_name(),
                                 "Key": item_key(schema.NS_PK.build(ns=ns), schema.METADATA_SK.build()),
@@ -88,21 +101,21 @@ def put_key(user: dict, ns: str, key: str, value, size: int, ttl_seconds: int | 
         if old is None or old.get("ownerId") != user_id:
             if expected:
                 raise Conflict("version_conflict", "the key does not exist at that version")
-            state["known"], state["probe"] = None, False
+            state.known, state.probe = None, False
             return RETRY  # deleted meanwhile: try creating again
         if expected and (int(old["version"]) != expected.version or not is_live(old)):
             raise Conflict("version_conflict",
                            f"the key is at version {old['version']}, not {expected.version}"
                            if is_live(old) else "the key does not exist at that version")
-        state["known"], state["probe"] = (int(old["version"]), int(old.get("size", 0))), False
-        state["created_at"] = old.get("createdAt")
+        state.known, state.probe = (int(old["version"]), int(old.get("size", 0))), False
+        state.created_at = old.get("createdAt")
         return RETRY
 
     transact_with_usage(user, attempt, exhausted=Conflict("version_conflict", "the key kept changing; retry"))
-    item = state["item"]
-    if state["known"]:
-        item["createdAt"] = state["created_at"]
-    return item, not state["known"]
+    item = state.item
+    if state.known:
+        item["createdAt"] = state.created_at
+    return item, not state.known
 
 
 def _key_update(item: dict, condition: str, names: dict, values: dict) -> dict:
@@ -184,7 +197,7 @@ def list_keys(user: dict, ns: str, prefix: str, *, limit: int, cursor: str | Non
     _, kwargs = request("keys-by-prefix", {"ns": ns, "prefix": prefix}, limit=limit, start_key=start)
     kwargs["FilterExpression"] = "attribute_not_exists(#ttl) OR #ttl > :now"
     kwargs["ExpressionAttributeNames"]["#ttl"] = "ttl"
-    kwargs["ExpressionAttributeValues"][":now"] = to_attr(int(usage.now_epoch()))
+    kwargs["ExpressionAttributeValues"][":now"] = to_attr(int(clock.now()))
     page = dynamodb().query(**kwargs)
     items = [from_item(i) for i in page.get("Items", [])]
     if any(i.get("ownerId") != user_id for i in items):

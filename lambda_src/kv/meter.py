@@ -3,7 +3,8 @@
 A write folds the request counter into its own transaction, so it costs no
 extra request. A read has no write to ride on: its count waits here and is
 added to the user's next write, or flushed with one UpdateItem once
-``flush_every`` reads are pending. The default, 1, keeps every user's
+``flush_every`` reads are pending. The default (1, in ``declarations``, which
+the stacks read too) keeps every user's
 ``requestCount`` exact at every moment (one UpdateItem per read): with several
 containers serving one user, pending reads in the others are invisible, and
 a recycled container loses up to ``flush_every - 1`` of them. A deployment
@@ -16,12 +17,12 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
-DEFAULT_FLUSH_EVERY = 1
+from lambda_src.kv.declarations import DEFAULT_READ_FLUSH_EVERY, READ_FLUSH_EVERY_VAR
 
 
 class ReadMeter:
     def __init__(self, flush_every: int | None = None) -> None:
-        self.flush_every = flush_every or int(os.environ.get("KV_READ_FLUSH_EVERY", str(DEFAULT_FLUSH_EVERY)))
+        self.flush_every = flush_every or int(os.environ.get(READ_FLUSH_EVERY_VAR) or DEFAULT_READ_FLUSH_EVERY)
         self.pending: dict[str, int] = defaultdict(int)
 
     def record(self, user_id: str) -> bool:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import ClientError
 
+from lambda_src.common import clock
 from lambda_src.common.requests import from_item, to_attr, to_item
 from lambda_src.kv import cursor as cursors
-from lambda_src.kv import deadline, schema, usage
+from lambda_src.kv import deadline, schema
 from lambda_src.kv.errors import Conflict, DomainError, InvalidInput, NotFound
 from lambda_src.kv.usage import (
     DELETE_BATCH,
@@ -48,7 +51,7 @@ def list_namespaces(user: dict, *, limit: int, cursor: str | None) -> tuple[list
 def create_namespace(user: dict, ns: str) -> tuple[dict, bool]:
     """Namespace names are global: one owner each. Returns (namespace, created)."""
     user_id = user["userId"]
-    now = usage.iso_now()
+    now = clock.iso_seconds()
     meta = {"PK": schema.NS_PK.build(ns=ns), "SK": schema.METADATA_SK.build(),
             "GSI1PK": schema.NS_GSI1PK.build(userId=user_id), "GSI1SK": schema.NS_GSI1SK.build(ns=ns),
             "entityType": schema.NAMESPACE_TYPE, "ns": ns, "ownerId": user_id,
@@ -87,13 +90,14 @@ def _namespace_key_page(ns: str, start: dict | None, limit: int) -> dict:
 
 def _mark_deleting(user: dict, ns: str, *, on: bool) -> None:
     """Set (or clear) ``deleting`` on the namespace; writes of keys check it is absent."""
-    update = {"TableName": table_name(),
-              "Key": item_key(schema.NS_PK.build(ns=ns), schema.METADATA_SK.build()),
-              "ConditionExpression": "ownerId = :uid",
-              "ExpressionAttributeValues": {":uid": to_attr(user["userId"])}}
+    update: dict[str, Any] = {"TableName": table_name(),
+                              "Key": item_key(schema.NS_PK.build(ns=ns), schema.METADATA_SK.build()),
+                              "ConditionExpression": "ownerId = :uid",
+                              "ExpressionAttributeValues": {":uid": to_attr(user["userId"])}}
     if on:
         update["UpdateExpression"] = "SET deleting = :now, updatedAt = :iso"
-        update["ExpressionAttributeValues"].update({":now": to_attr(int(usage.now_epoch())), ":iso": to_attr(usage.iso_now())})
+        update["ExpressionAttributeValues"].update({":now": to_attr(int(clock.now())),
+                                                    ":iso": to_attr(clock.iso_seconds())})
     else:
         update["UpdateExpression"] = "REMOVE deleting"
     try:

@@ -7,7 +7,8 @@ data migration; the user item stores only the plan name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+
+from lambda_src.common import clock
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,7 @@ def plan_of(user: dict) -> Plan:
 
 def current_month(now: float | None = None) -> str:
     """The usage period, ``YYYY-MM`` in UTC; the request counter restarts with it."""
-    moment = datetime.fromtimestamp(now, UTC) if now is not None else datetime.now(UTC)
-    return moment.strftime("%Y-%m")
+    return clock.month(now)
 
 
 def requests_this_month(user: dict, month: str) -> int:

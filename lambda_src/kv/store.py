@@ -22,8 +22,6 @@ from lambda_src.kv.usage import (
                                  MAX_PAGE,
                                  check_request_cap,
                                  dynamodb,
-                                 iso_now,
-                                 now_epoch,
                                  record_read,
                                  table_name,
 )
@@ -31,7 +29,7 @@ from lambda_src.kv.users import authenticate, count_signup, create_user, signup_
 
 __all__ = [
     "DEFAULT_PAGE", "DELETE_BATCH", "MAX_PAGE", "authenticate", "check_request_cap", "count_signup",
-    "create_namespace", "create_user", "delete_key", "delete_namespace", "dynamodb", "get_key", "iso_now",
-    "list_keys", "list_namespaces", "namespace_exists", "now_epoch", "public_key", "put_key", "record_read",
+    "create_namespace", "create_user", "delete_key", "delete_namespace", "dynamodb", "get_key",
+    "list_keys", "list_namespaces", "namespace_exists", "public_key", "put_key", "record_read",
     "signup_source", "table_name",
 ]

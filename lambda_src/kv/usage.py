@@ -8,17 +8,22 @@ metered in batches (``record_read``).
 
 from __future__ import annotations
 
-import os
-import time
-from datetime import UTC, datetime
-
 from botocore.exceptions import ClientError
 
-from lambda_src.common import faults
+from lambda_src.common import clock, faults
 from lambda_src.common.aws_clients import dynamodb as _client
+from lambda_src.common.environment import required
 from lambda_src.common.requests import build_request, from_item, to_attr
 from lambda_src.kv import deadline, schema
-from lambda_src.kv.errors import Busy, DomainError, RequestCapExceeded, StorageCapExceeded, Unauthenticated
+from lambda_src.kv.declarations import GSI_NAME_VAR, TABLE_NAME_VAR
+from lambda_src.kv.errors import (
+    Busy,
+    DomainError,
+    RequestCapExceeded,
+    StorageCapExceeded,
+    Unauthenticated,
+    ValueTooLarge,
+)
 from lambda_src.kv.meter import METER
 from lambda_src.kv.plans import current_month, plan_of, requests_this_month
 
@@ -40,20 +45,14 @@ def dynamodb():
     return client
 
 
-def now_epoch() -> float:
-    return time.time()
-
-
-def iso_now() -> str:
-    return datetime.fromtimestamp(now_epoch(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def table_name() -> str:
-    return os.environ.get("TABLE_NAME") or schema.TABLE.table_name("dev")
+    """The deployed table (``TABLE_NAME``); ``MissingSetting`` when the stack did not set it."""
+    return required(TABLE_NAME_VAR)
 
 
 def spec():
-    return schema.TABLE.with_index_renamed(schema.GSI1.name, os.environ.get("GSI_NAME") or schema.GSI1.name)
+    """The table's declaration, its GSI1 under the deployed name (``GSI_NAME``)."""
+    return schema.TABLE.with_index_renamed(schema.GSI1.name, required(GSI_NAME_VAR))
 
 
 def request(pattern: str, params: dict, **kwargs) -> tuple[str, dict]:
@@ -68,11 +67,11 @@ def item_key(pk: str, sk: str) -> dict:
 def is_live(item: dict) -> bool:
     """Expired items stay until DynamoDB's TTL sweep deletes them; they are never shown."""
     ttl = item.get("ttl")
-    return ttl is None or ttl > now_epoch()
+    return ttl is None or ttl > clock.now()
 
 
 def check_request_cap(user: dict) -> None:
-    month = current_month(now_epoch())
+    month = current_month(clock.now())
     used = requests_this_month(user, month) + METER.peek(user["userId"])
     if used >= plan_of(user).monthly_requests:
         raise RequestCapExceeded("request_limit_exceeded",
@@ -90,7 +89,7 @@ def usage_update(user: dict, *, delta_bytes: int = 0, enforce: bool = True) -> t
     """
     user_id = user["userId"]
     count = 1 + METER.peek(user_id) if enforce else METER.peek(user_id)
-    month = current_month(now_epoch())
+    month = current_month(clock.now())
     plan = plan_of(user)
     values = {":n": to_attr(count), ":d": to_attr(delta_bytes), ":m": to_attr(month)}
     if user.get("usageMonth") == month:
@@ -118,7 +117,7 @@ def usage_update(user: dict, *, delta_bytes: int = 0, enforce: bool = True) -> t
 
 def over_cap_error(user: dict, delta_bytes: int) -> DomainError:
     plan = plan_of(user)
-    month = current_month(now_epoch())
+    month = current_month(clock.now())
     if requests_this_month(user, month) + METER.peek(user["userId"]) + 1 > plan.monthly_requests:
         return RequestCapExceeded("request_limit_exceeded",
                         f"the {plan.name} plan allows {plan.monthly_requests} requests a month")
@@ -155,12 +154,26 @@ def failed(reason: dict) -> bool:
     return reason.get("Code") not in (None, "None", "")
 
 
+def _item_too_large(exc: ClientError) -> bool:
+    """DynamoDB refused an item for its size (a key's value is the only part a client sizes)."""
+    code = faults.error_code(exc)
+    if code == "TransactionCanceledException":
+        messages = [str((r or {}).get("Message") or "") for r in cancellation_reasons(exc)]
+    elif code == "ValidationException":
+        messages = [exc.response.get("Error", {}).get("Message", "")]
+    else:
+        return False
+    return any("item size" in m.lower() for m in messages)
+
+
 def transact(items: list[dict]) -> list[dict] | None:
     """Run a transaction; None on success, else the cancellation reasons."""
     try:
         dynamodb().transact_write_items(TransactItems=items)
         return None
     except ClientError as exc:
+        if _item_too_large(exc):
+            raise ValueTooLarge("value_too_large", "the item exceeds DynamoDB's 400 KB limit") from None
         if exc.response["Error"]["Code"] != "TransactionCanceledException":
             raise
         reasons = cancellation_reasons(exc)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
+from lambda_src.common import clock
 from lambda_src.common.hashing import new_secret, sha256_hex
 from lambda_src.common.requests import from_item, to_attr, to_item
-from lambda_src.kv import schema, usage
+from lambda_src.kv import schema
 from lambda_src.kv.errors import Conflict, RateLimited, Unauthenticated
 from lambda_src.kv.plans import DEFAULT_PLAN, current_month
 from lambda_src.kv.usage import dynamodb, failed, item_key, request, table_name, transact
@@ -35,9 +35,9 @@ def signup_source(source_ip: str | None) -> str:
 def count_signup(source_ip: str | None) -> None:
     """One conditional counter per source and UTC hour (expires by TTL); 429 past the limit."""
     limit = int(os.environ.get("KV_SIGNUPS_PER_HOUR") or SIGNUPS_PER_HOUR)
-    now = int(usage.now_epoch())
+    now = int(clock.now())
     hour_end = (now // 3600 + 1) * 3600
-    hour = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H")
+    hour = clock.hour(now)
     try:
         dynamodb().update_item(
             TableName=table_name(),
@@ -64,13 +64,13 @@ def create_user(email: str) -> tuple[dict, str]:
     """
     user_id = "u_" + secrets.token_hex(8)
     api_key = new_secret("kv_")
-    now = usage.iso_now()
+    now = clock.iso_seconds()
     item = {
         "PK": schema.USER_PK.build(userId=user_id), "SK": schema.METADATA_SK.build(),
         "GSI1PK": schema.APIKEY_GSI1PK.build(apiKeyHash=sha256_hex(api_key)),
         "GSI1SK": schema.METADATA_SK.build(), "entityType": schema.USER_TYPE,
         "userId": user_id, "email": email, "plan": DEFAULT_PLAN, "requestCount": 0,
-        "storageBytes": 0, "usageMonth": current_month(usage.now_epoch()),
+        "storageBytes": 0, "usageMonth": current_month(clock.now()),
         "createdAt": now, "updatedAt": now,
     }
     claim = {"PK": schema.EMAIL_PK.build(emailHash=sha256_hex(email)), "SK": schema.METADATA_SK.build(),

@@ -1,4 +1,4 @@
-"""Input checks for names, values, ttl and If-Match, each failing as a 4xx ApiError."""
+"""Input checks for names, values, ttl and If-Match, each failing with a domain error (400, or 413 for a value)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from lambda_src.common.api import ApiError
 from lambda_src.common.decoding import clean_text
+from lambda_src.kv.errors import InvalidInput, ValueTooLarge
 
 NAMESPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KEY_MAX_BYTES = 512
@@ -21,7 +21,7 @@ _ETAG_RE = re.compile(r'^\s*(?:W/)?"?(\d{1,12})(?:\.(\d{1,12}))?"?\s*$')
 
 def namespace(name: str) -> str:
     if not isinstance(name, str) or not NAMESPACE_RE.match(name):
-        raise ApiError(400, "invalid_namespace",
+        raise InvalidInput("invalid_namespace",
                        "namespace names are 1-64 characters: letters, digits, '_', '-', '.', "
                        "starting with a letter or digit")
     return name
@@ -30,7 +30,7 @@ def namespace(name: str) -> str:
 def key(name: str) -> str:
     if (not clean_text(name) or not name or len(name.encode("utf-8")) > KEY_MAX_BYTES
             or any(ord(c) < 32 or ord(c) == 127 for c in name)):
-        raise ApiError(400, "invalid_key",
+        raise InvalidInput("invalid_key",
                        f"keys are 1-{KEY_MAX_BYTES} bytes of UTF-8 without control characters")
     return name
 
@@ -50,12 +50,12 @@ def value_size(value) -> int:
     try:
         encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError):
-        raise ApiError(400, "invalid_value", "value must be finite JSON") from None
+        raise InvalidInput("invalid_value", "value must be finite JSON") from None
     if _depth(value) > MAX_DEPTH:
-        raise ApiError(400, "invalid_value", f"value nests deeper than {MAX_DEPTH} levels")
+        raise InvalidInput("invalid_value", f"value nests deeper than {MAX_DEPTH} levels")
     size = len(encoded.encode("utf-8"))
     if size > VALUE_MAX_BYTES:
-        raise ApiError(413, "value_too_large",
+        raise ValueTooLarge("value_too_large",
                        f"value is {size} bytes; the limit is {VALUE_MAX_BYTES} bytes")
     return size
 
@@ -64,13 +64,13 @@ def ttl_seconds(raw) -> int | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw <= MAX_TTL_SECONDS:
-        raise ApiError(400, "invalid_ttl", f"ttl is a whole number of seconds, 1 to {MAX_TTL_SECONDS}")
+        raise InvalidInput("invalid_ttl", f"ttl is a whole number of seconds, 1 to {MAX_TTL_SECONDS}")
     return raw
 
 
 def email(raw) -> str:
     if not clean_text(raw) or not EMAIL_RE.match(raw):
-        raise ApiError(400, "invalid_email", "a valid email address is required")
+        raise InvalidInput("invalid_email", "a valid email address is required")
     return raw.strip().lower()
 
 
@@ -87,7 +87,7 @@ def if_match(raw: str | None) -> Expected | None:
         return None
     match = _ETAG_RE.match(raw)
     if not match:
-        raise ApiError(400, "invalid_if_match", 'If-Match takes a version number or an ETag such as "3.17"')
+        raise InvalidInput("invalid_if_match", 'If-Match takes a version number or an ETag such as "3.17"')
     return Expected(int(match.group(1)), int(match.group(2)) if match.group(2) else None)
 
 

@@ -13,7 +13,7 @@ code sends, on the table and index ARNs it touches (template tests pin them):
 - ``MonthlyReset`` the usage reset, the only function allowed to Scan
 
 The sender address comes from the ``mailFrom`` context key (default
-``config.DEFAULT_MAIL_FROM``); that SES identity must be verified in the
+``declarations.DEFAULT_MAIL_FROM``); that SES identity must be verified in the
 account (or in the local emulator) before mail can go out.
 """
 
@@ -34,7 +34,7 @@ from constructs_lib.python_function import Invocation, PythonFunction
 from constructs_lib.rest_api import ApiProtection, JsonRestApi
 from constructs_lib.scheduled_target import ScheduledInvocation
 from lambda_src.common.schema_types import KeyFormat
-from lambda_src.dephealth import config, schema
+from lambda_src.dephealth import declarations, schema
 
 from .data import DepHealthDataStack
 
@@ -123,7 +123,7 @@ class DepHealthServiceStack(Stack):
         self.stage = stage
         self.add_stack_dependency(data)
         self.protection = ApiProtection.from_context(self, stage=stage, product="dephealth")
-        self.mail_from = self.node.try_get_context("mailFrom") or config.DEFAULT_MAIL_FROM
+        self.mail_from = self.node.try_get_context("mailFrom") or declarations.DEFAULT_MAIL_FROM
         self.tables = {
             spec.alias: TableByName(self, spec=spec, table_name=data.tables[spec.alias].table_name)
             for spec in schema.TABLES
@@ -144,7 +144,7 @@ class DepHealthServiceStack(Stack):
                                           invoked_by=Invocation.API),
             "CollectorDlqProcessor": self._function(
                 "CollectorDlqProcessor", "dlq.handler", "DepHealth collector queue: bounded retries, FAILED records",
-                {**env, "DLQ_MAX_ATTEMPTS": str(config.DLQ_MAX_ATTEMPTS)}, timeout=30,
+                {**env, "DLQ_MAX_ATTEMPTS": str(declarations.DLQ_MAX_ATTEMPTS)}, timeout=30,
                 invoked_by=Invocation.QUEUE),
             "MonthlyReset": self._function("MonthlyReset", "monthly_reset.handler",
                                            "DepHealth monthly usage reset (checkpointed Scan)", env, timeout=900),
@@ -189,7 +189,7 @@ class DepHealthServiceStack(Stack):
         # only catches messages the processor itself could not handle.
         self.queue = queues.work_queue(
             self, "CollectorQueue", dead_letters=self.dead_letter_queue,
-            max_receive_count=config.DLQ_MAX_ATTEMPTS + 2, visibility_timeout=Duration.seconds(180),
+            max_receive_count=declarations.DLQ_MAX_ATTEMPTS + 2, visibility_timeout=Duration.seconds(180),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
         )
         queues.consume(self.functions["CollectorDlqProcessor"], self.queue, batch_size=10,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import App
 
 from lambda_src.kv import schema
-from lambda_src.kv.meter import DEFAULT_FLUSH_EVERY as METER_DEFAULT_FLUSH_EVERY
+from lambda_src.kv.declarations import DEFAULT_READ_FLUSH_EVERY
 
 from ..settings import AppSettings
 from .api import KvApiStack
@@ -24,6 +24,6 @@ def build(app: App, settings: AppSettings) -> dict:
         **settings.stack_kwargs("KvStorage", "Data"),
     )
     api = KvApiStack(app, "KvStorageApi", data=data,
-                     read_flush_every=int(settings.context.get("kvReadFlushEvery") or METER_DEFAULT_FLUSH_EVERY),
+                     read_flush_every=int(settings.context.get("kvReadFlushEvery") or DEFAULT_READ_FLUSH_EVERY),
                      **settings.stack_kwargs("KvStorage", "Api"))
     return {"data": data, "api": api}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from tools.catalog import ALL_TABLES
 from lambda_src.common.requests import build_request, from_item, to_item
 from lambda_src.common.schema_types import iter_patterns
 from tools.bench.counting import count_requests
+from tools.catalog import ALL_TABLES
 
 PATTERNS = list(iter_patterns(ALL_TABLES))
 

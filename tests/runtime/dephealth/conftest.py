@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -153,7 +155,7 @@ def atomic_moto(monkeypatch):
     return lock
 
 
-def put(client, table: str, item: dict) -> None:
+def put(client, table: str, item: Mapping[str, Any]) -> None:
     client.put_item(TableName=table, Item=to_item(item))
 
 

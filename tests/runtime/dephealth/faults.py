@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import ClientError
 
 from tools.bench.faults import FaultyClient, inject_faults
@@ -25,7 +27,8 @@ OPERATIONS = {
 
 
 def client_error(operation: str, code: str, reasons: list[str] | None = None) -> ClientError:
-    response = {"Error": {"Code": code, "Message": f"injected {code}"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+    response: dict[str, Any] = {"Error": {"Code": code, "Message": f"injected {code}"},
+                                "ResponseMetadata": {"HTTPStatusCode": 400}}
     if reasons is not None:
         response["CancellationReasons"] = [{"Code": r} for r in reasons]
         response["Error"]["Message"] = ("Transaction cancelled, please refer cancellation reasons for specific "

@@ -6,8 +6,9 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
 
+from lambda_src.common import clock
 from lambda_src.common.hashing import sha256_hex
-from lambda_src.dephealth import auth_api, clock
+from lambda_src.dephealth import auth_api
 from lambda_src.dephealth.schema import API_KEYS
 from tools.bench.counting import count_requests
 

@@ -93,10 +93,10 @@ def test_every_fixture_event_is_valid_json_with_a_route():
 @pytest.mark.parametrize("value", ["a\ud800@example.com", "\udfff@example.io", "x@\ud83d.example.com"])
 def test_the_email_validator_refuses_text_that_cannot_be_encoded(value):
     """The queue message and the mail worker reach it without the body decoder in front."""
-    from lambda_src.common.api import ApiError
     from lambda_src.dephealth import mail_worker, validation
+    from lambda_src.dephealth.errors import InvalidInput
 
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(InvalidInput) as raised:
         validation.email(value)
     assert raised.value.code == "invalid_email"
     assert mail_worker.parse(json.dumps({"kind": "signup", "email": "ok@example.com"})) == ("signup", "ok@example.com")

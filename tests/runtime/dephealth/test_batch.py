@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from collections import Counter
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -70,7 +71,7 @@ def test_throttling_errors_are_retried(aws):
         sleeps(seconds)
         now[0] += seconds
 
-    class Rng:
+    class Rng(random.Random):
         def uniform(self, low, high):
             return high
 
@@ -88,7 +89,7 @@ def test_backoff_grows_exponentially_and_is_capped(aws):
     client = FaultyClient(aws, always_unprocessed=True)
     sleeps = Sleeps()
 
-    class Rng:
+    class Rng(random.Random):
         def uniform(self, low, high):
             return high  # the upper bound of the jitter window
 
@@ -127,7 +128,7 @@ def test_a_deadline_raises_instead_of_dropping_keys(aws):
     assert {("npm", k["pk"]["S"].split("#", 1)[1]) for k in info.value.missing} <= wanted
 
 
-def test_other_errors_propagate(aws):
+def test_other_errors_propagate(aws, monkeypatch):
     client = FaultyClient(aws)
     too_many = [("npm", f"x{i}") for i in range(5)]
 
@@ -136,7 +137,7 @@ def test_other_errors_propagate(aws):
 
         raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "BatchGetItem")
 
-    client.batch_get_item = broken
+    monkeypatch.setattr(client, "batch_get_item", broken)
     with pytest.raises(Exception, match="AccessDenied"):
         batch_get_packages(client, too_many)
 
@@ -229,7 +230,7 @@ def _floor(n: int, p: float) -> float:
 def test_requests_are_in_flight_together_and_bounded_by_the_pool():
     keys, items = _items(3000)
     client = MemoryClient("t", items, latency_s=0.05)
-    stats = {}
+    stats: dict[str, Any] = {}
     started = time.perf_counter()
     found = batch_mod.batch_get(client, "t", keys, concurrency=4, stats=stats, sleep=client.sleep)
     elapsed = time.perf_counter() - started
@@ -264,7 +265,7 @@ def test_request_count_stays_within_a_tenth_of_the_floor(n, p, seed):
     5,000 keys at p = 30 % that handful can pass a tenth of the floor."""
     keys, items = _items(n)
     client = MemoryClient("t", items, fraction=p, seed=seed, latency_s=0.001)
-    stats = {}
+    stats: dict[str, Any] = {}
     found = batch_mod.batch_get(client, "t", keys, sleep=client.sleep, rng=random.Random(seed), stats=stats)
     assert len(found) == n
     assert stats["requests"] == client.calls <= 1.1 * _floor(n, p)

@@ -196,7 +196,7 @@ def test_a_very_long_name_is_stored_on_the_first_receive(aws):
 @pytest.mark.parametrize("drop", [[], ["SentTimestamp"], ["SentTimestamp", "ApproximateReceiveCount"],
                                   ["SentTimestamp", "ApproximateFirstReceiveTimestamp", "SenderId"]])
 def test_a_redelivered_message_is_stored_once_whatever_its_attributes(aws, drop, monkeypatch):
-    from lambda_src.dephealth import clock
+    from lambda_src.common import clock
 
     event = _sqs_event("not json")
     ticks = iter(range(1795000000, 1795000100))

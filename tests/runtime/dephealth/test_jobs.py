@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from lambda_src.common import clock
 from lambda_src.common.aws_clients import dynamodb
-from lambda_src.dephealth import clock, dlq, monthly_reset, rate_limits
+from lambda_src.dephealth import dlq, monthly_reset, rate_limits
 from lambda_src.dephealth.schema import API_KEYS
 
 from .conftest import API_KEYS_TABLE, PACKAGES_TABLE, LambdaContext, load_event, put, scan_all
@@ -51,10 +52,10 @@ def test_a_good_message_updates_the_package(aws):
 def test_a_record_without_sent_timestamp_is_stored_at_the_current_time(aws, broken_collector):
     event = sqs_event(receive_count=3)
     del event["Records"][0]["attributes"]["SentTimestamp"]
-    before = clock.iso()
+    before = clock.iso_millis()
     assert dlq.handler(event, LambdaContext()) == {"batchItemFailures": []}
     [record] = failed(aws)
-    assert before <= record["sk"] <= clock.iso()
+    assert before <= record["sk"] <= clock.iso_millis()
 
 
 def test_an_older_message_never_rolls_a_record_back(aws):
@@ -76,7 +77,7 @@ def test_transient_failures_are_retried_then_stored_once(aws, broken_collector):
     assert (record["ecosystem"], record["name"]) == ("npm", "left-pad")
     assert record["message_id"] == "059f36b4-87a3-44ab-83d2-661975830a7d"
     assert json.loads(record["original_message"]) == json.loads(sqs_event()["Records"][0]["body"])
-    assert record["failed_at"].endswith("Z") and record["failed_at"][:4] == clock.iso()[:4]
+    assert record["failed_at"].endswith("Z") and record["failed_at"][:4] == clock.iso_millis()[:4]
     assert 89 * 86400 < record["ttl"] - clock.now() <= 90 * 86400
 
 

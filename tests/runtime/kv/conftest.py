@@ -35,6 +35,16 @@ def event(method: str, path: str, *, body=None, headers=None, query=None) -> dic
 
 
 @dataclass
+class LambdaContext:
+    """What the Lambda runtime hands the handler (the fields Powertools' logger reads)."""
+
+    function_name: str = "kv-test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:kv-test"
+    aws_request_id: str = "req-1"
+
+
+@dataclass
 class Reply:
     status: int
     body: dict
@@ -52,12 +62,12 @@ class Client:
         api_key = self.api_key if key is ... else key
         if api_key:
             headers["x-api-key"] = api_key
-        raw = handler(event(method, path, body=body, headers=headers, query=query), None)
+        raw = handler(event(method, path, body=body, headers=headers, query=query), LambdaContext())
         out_headers = {k: v[-1] for k, v in (raw.get("multiValueHeaders") or {}).items()}
         out_headers.update(raw.get("headers") or {})
         return Reply(raw["statusCode"], json.loads(raw["body"]), out_headers)
 
-    def signup(self, email="owner@example.com") -> "Client":
+    def signup(self, email="owner@example.com") -> Client:
         reply = self.call("POST", "/users", body={"email": email}, key=None)
         assert reply.status == 201, reply
         return Client(reply.body["apiKey"])

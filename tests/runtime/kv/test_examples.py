@@ -7,13 +7,15 @@ from pathlib import Path
 
 from lambda_src.kv.api import handler
 
+from .conftest import LambdaContext
+
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "kv"
 PLACEHOLDER = "YOUR_API_KEY"
 
 
 def invoke(name: str, api_key: str = "") -> tuple[int, dict]:
     event = json.loads((EXAMPLES / f"{name}.json").read_text().replace(PLACEHOLDER, api_key))
-    raw = handler(event, None)
+    raw = handler(event, LambdaContext())
     return raw["statusCode"], json.loads(raw["body"])
 
 

@@ -27,7 +27,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -35,7 +37,7 @@ from botocore.awsrequest import AWSResponse
 from lambda_src.common import aws_clients
 from lambda_src.kv import cursor
 
-from .conftest import Client, Reply, event
+from .conftest import Client, LambdaContext, Reply, event
 
 # -- fault injection ---------------------------------------------------------------------
 
@@ -54,7 +56,7 @@ class Fault:
 
     def parsed(self, operation: str) -> dict:
         message = self.message or f"injected {self.code}"
-        parsed = {"Error": {"Code": self.code, "Message": message},
+        parsed: dict[str, Any] = {"Error": {"Code": self.code, "Message": message},
                   "ResponseMetadata": {"HTTPStatusCode": self.status, "RequestId": "injected"}}
         if self.reasons is not None:
             parsed["CancellationReasons"] = [{"Code": r, **({"Message": self.reason_messages[i]}
@@ -93,10 +95,10 @@ class Injector:
 def injector(kv):
     inject = Injector()
     clients = [aws_clients.client(service) for service in SERVICE_IDS]
-    for service, client in zip(SERVICE_IDS.values(), clients):
+    for service, client in zip(SERVICE_IDS.values(), clients, strict=True):
         client.meta.events.register_first(f"before-call.{service}", inject, unique_id="kv-test-faults")
     yield inject
-    for service, client in zip(SERVICE_IDS.values(), clients):
+    for service, client in zip(SERVICE_IDS.values(), clients, strict=True):
         client.meta.events.unregister(f"before-call.{service}", unique_id="kv-test-faults")
 
 
@@ -143,8 +145,8 @@ def faults_for(operation: str, kind: str) -> list[tuple[Fault, int, str]]:
 # runs fault-free, ``request`` is what gets the fault and then the retry.
 @dataclass
 class Scenario:
-    setup: object
-    request: object
+    setup: Callable[[Client, str], Any]
+    request: Callable[[Client, str, Any], Reply]
     status: int
 
 
@@ -218,6 +220,11 @@ _HASHED = re.compile(r"(APIKEY|EMAIL)#[0-9a-f]{64}")
 _VOLATILE = {"createdAt", "updatedAt"}
 
 
+def _user_label(owner: str, others: list[str]) -> Callable[[re.Match[str]], str]:
+    """Name user ids by role: the tenant's own is OWNER, any other USER<n> in sorted order."""
+    return lambda m: "OWNER" if m.group(0) == owner else f"USER{others.index(m.group(0))}"
+
+
 def tenant_state(aws, user_id: str, tag: str) -> list[str]:
     """Every item of the tenant (its user, the users its request created, their claims and
     namespaces and keys), with its ids, tag and timestamps normalized, sorted."""
@@ -233,7 +240,7 @@ def tenant_state(aws, user_id: str, tag: str) -> list[str]:
             break
     texts = [json.dumps(i, sort_keys=True) for i in items]
     ids = {user_id} | {m for t in texts if f"-{tag}@" in t for m in _USER_ID.findall(t)}
-    mine = [i for i, t in zip(items, texts) if any(u in t for u in ids) or f"-{tag}" in t]
+    mine = [i for i, t in zip(items, texts, strict=True) if any(u in t for u in ids) or f"-{tag}" in t]
     out = []
     for item in mine:
         item = {k: v for k, v in item.items() if k not in _VOLATILE}
@@ -241,18 +248,16 @@ def tenant_state(aws, user_id: str, tag: str) -> list[str]:
             item["deleting"] = "set"
         text = json.dumps(item, sort_keys=True).replace(f"-{tag}", "-TAG")
         text = _HASHED.sub(lambda m: m.group(1) + "#*", text)
-        others = sorted(ids - {user_id})
-        text = _USER_ID.sub(lambda m: "OWNER" if m.group(0) == user_id else f"USER{others.index(m.group(0))}", text)
+        text = _USER_ID.sub(_user_label(user_id, sorted(ids - {user_id})), text)
         out.append(text)
     return sorted(out)
 
 
-class Context:
+class Context(LambdaContext):
     """A Lambda context whose remaining time runs down with the clock."""
 
-    aws_request_id = "kv-fault-test"
-
     def __init__(self, millis: int):
+        super().__init__(aws_request_id="kv-fault-test")
         self.millis = millis
         self.started = time.monotonic()
 
@@ -314,7 +319,7 @@ def _occurrences(calls: list[str]) -> list[tuple[str, int]]:
 
 def test_the_matrix_covers_every_call_type_the_handler_makes(aws, kv, anon, injector):
     made = set()
-    for n, (name, scenario) in enumerate(SCENARIOS.items()):
+    for n, scenario in enumerate(SCENARIOS.values()):
         calls, _ = _baseline(aws, anon, injector, scenario, f"c{n}x")
         made |= set(calls)
     assert made == CALL_TYPES
@@ -354,26 +359,31 @@ def test_a_fault_on_any_call_answers_truthfully_and_loses_nothing(aws, kv, anon,
 
 
 # -- every attempt fails: the SDK retries, and the deadline stops them in time ----------
-def _http_throttle(service: str, operation: str):
-    """A ``before-send`` handler answering every attempt of ``operation`` with a throttling error."""
-    from moto.core.botocore_stubber import MockRawResponse
+class _HttpThrottle:
+    """A ``before-send`` handler answering every attempt with a throttling error; ``attempts`` holds their times."""
 
-    code = "ProvisionedThroughputExceededException" if service == "dynamodb" else "ThrottlingException"
-    body = json.dumps({"__type": code, "message": "slow down"}).encode()
-    attempts = []
+    def __init__(self, service: str):
+        self.code = "ProvisionedThroughputExceededException" if service == "dynamodb" else "ThrottlingException"
+        self.body = json.dumps({"__type": self.code, "message": "slow down"}).encode()
+        self.attempts: list[float] = []
 
-    def handler(request, **_kwargs):
+    def __call__(self, request, **_kwargs):
+        from moto.core.botocore_stubber import MockRawResponse
+
         # botocore calls every before-send handler and uses the first answer; moto's handler
         # (less specific, so called after this one) would still execute the request. Point the
         # attempt elsewhere so that only this answer exists, as when AWS throttles it.
         request.url = "https://throttled.invalid/"
-        attempts.append(time.monotonic())
+        self.attempts.append(time.monotonic())
         time.sleep(0.05)
-        return AWSResponse(request.url, 400, {"x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.0"},
-                           MockRawResponse(body))
+        return AWSResponse(request.url, 400, {"x-amzn-ErrorType": self.code,
+                                              "Content-Type": "application/x-amz-json-1.0"},
+                           MockRawResponse(self.body))
 
-    handler.attempts = attempts
-    return handler
+
+def _http_throttle(service: str, operation: str) -> _HttpThrottle:
+    """A ``before-send`` handler answering every attempt of ``operation`` with a throttling error."""
+    return _HttpThrottle(service)
 
 
 @pytest.mark.parametrize("name,operation", [
@@ -457,8 +467,9 @@ def test_an_item_over_dynamodbs_size_limit_is_the_values_413(aws, kv, anon, inje
 def test_a_transaction_cancelled_for_an_items_size_is_the_values_413(aws, kv, anon, injector):
     client, user_id = _new_tenant(anon, "big")
     _setup_ns(client, "big")
-    injector.arm("TransactWriteItems", 1, Fault(400, "TransactionCanceledException", ["None", "ValidationError", "None"],
-                                                reason_messages={1: "Item size has exceeded the maximum allowed size"}))
+    injector.arm("TransactWriteItems", 1,
+                 Fault(400, "TransactionCanceledException", ["None", "ValidationError", "None"],
+                       reason_messages={1: "Item size has exceeded the maximum allowed size"}))
     reply = client.call("PUT", "/namespaces/app-big/keys/k", body={"value": "v"})
     assert injector.fired == 1
     assert (reply.status, reply.body["error"]) == (413, "value_too_large")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from lambda_src.kv.api import handler
 
-from .conftest import event
+from .conftest import LambdaContext, event
 
 _SEGMENTS = st.one_of(
     st.sampled_from(["users", "me", "namespaces", "keys", "ns1", "..", "%2F", "", "a" * 70]),
@@ -69,7 +69,7 @@ def owner(kv):
 def test_never_a_5xx_and_always_json(owner, method, path, headers, query, body, authenticated):
     if authenticated:
         headers = {**headers, "x-api-key": owner.api_key}
-    raw = handler(event(method, path, headers=headers, query=query, body=body), None)
+    raw = handler(event(method, path, headers=headers, query=query, body=body), LambdaContext())
     assert raw["statusCode"] < 500, (raw, method, path)
     reply = json.loads(raw["body"])
     assert isinstance(reply, dict)

@@ -9,7 +9,7 @@ import pytest
 
 from lambda_src.kv.api import handler
 
-from .conftest import event, table_env
+from .conftest import LambdaContext, event, table_env
 
 DEEP = "[" * 1000 + "]" * 1000
 DEEP_OBJECT = '{"a":' * 1000 + "1" + "}" * 1000
@@ -18,7 +18,7 @@ DEEP_OBJECT = '{"a":' * 1000 + "1" + "}" * 1000
 def raw_call(method, path, *, body=None, headers=None, query=None, source="127.0.0.1"):
     ev = event(method, path, body=body, headers=headers, query=query)
     ev["requestContext"]["identity"]["sourceIp"] = source
-    raw = handler(ev, None)
+    raw = handler(ev, LambdaContext())
     headers = {k: v[-1] for k, v in (raw.get("multiValueHeaders") or {}).items()}
     headers.update(raw.get("headers") or {})
     return raw["statusCode"], json.loads(raw["body"]), headers
@@ -120,5 +120,5 @@ def test_every_domain_error_has_one_http_status():
 
     kinds = {c for c in vars(errors).values()
              if isinstance(c, type) and issubclass(c, errors.DomainError) and c is not errors.DomainError}
-    assert set(api._STATUS) == kinds
-    assert all(400 <= status < 500 or status == 503 for status in api._STATUS.values())
+    assert set(api.STATUS) == kinds
+    assert all(400 <= status < 500 or status == 503 for status in api.STATUS.values())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_src.kv import usage, validation
+from lambda_src.common import clock
+from lambda_src.kv import validation
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def test_put_get_delete_round_trip_with_any_json(ns):
 def test_versions_increase_and_created_at_is_kept(ns, monkeypatch):
     first = ns.call("PUT", "/namespaces/config/keys/k", body={"value": 1})
     assert (first.status, first.body["version"]) == (201, 1)
-    monkeypatch.setattr(usage, "now_epoch", lambda: 4_000_000_000)
+    monkeypatch.setattr(clock, "now", lambda: 4_000_000_000)
     second = ns.call("PUT", "/namespaces/config/keys/k", body={"value": 2})
     assert (second.status, second.body["version"]) == (200, 2)
     assert second.body["createdAt"] == first.body["createdAt"] != second.body["updatedAt"]
@@ -67,12 +68,12 @@ def test_if_match_on_a_missing_key_is_409_and_bad_if_match_400(ns):
 
 def test_expired_keys_are_never_returned(ns, monkeypatch):
     start = 1_900_000_000
-    monkeypatch.setattr(usage, "now_epoch", lambda: start)
+    monkeypatch.setattr(clock, "now", lambda: start)
     put = ns.call("PUT", "/namespaces/config/keys/session", body={"value": {"u": 1}, "ttl": 60})
     assert put.body["expiresAt"] == start + 60
     ns.call("PUT", "/namespaces/config/keys/sessionless", body={"value": 2})
     assert ns.call("GET", "/namespaces/config/keys/session").status == 200
-    monkeypatch.setattr(usage, "now_epoch", lambda: start + 61)  # DynamoDB has not swept it yet
+    monkeypatch.setattr(clock, "now", lambda: start + 61)  # DynamoDB has not swept it yet
     assert ns.call("GET", "/namespaces/config/keys/session").status == 404
     listed = ns.call("GET", "/namespaces/config/keys", query={"prefix": "session"}).body["keys"]
     assert [k["key"] for k in listed] == ["sessionless"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lambda_src.common import clock
 from lambda_src.common.requests import to_attr
 from lambda_src.kv import plans, schema, store
 from lambda_src.kv.meter import METER
@@ -49,7 +50,7 @@ def test_the_counter_restarts_each_month(aws, kv):
     set_usage(aws, user_id(kv), requestCount=plans.PLANS["free"].monthly_requests, usageMonth="2000-01")
     assert kv.call("PUT", "/namespaces/n/keys/k", body={"value": 1}).status == 201
     me = kv.call("GET", "/me").body
-    assert me["requestCount"] == 2 and me["usageMonth"] == plans.current_month(store.now_epoch())
+    assert me["requestCount"] == 2 and me["usageMonth"] == plans.current_month(clock.now())
 
 
 def test_storage_cap_is_413_and_nothing_is_written(aws, kv):

@@ -9,12 +9,13 @@ import hmac
 import json
 import threading
 import time
+from typing import Any
 
 from lambda_src.common import decoding
 from lambda_src.kv import namespaces, store
 from lambda_src.kv.api import handler
 
-from .conftest import Client, event, table_env
+from .conftest import Client, LambdaContext, event, table_env
 
 
 def fill(kv, ns, keys):
@@ -87,7 +88,7 @@ def stored_bytes(aws) -> tuple[int, int]:
 def test_an_overwrite_between_the_delete_page_and_its_transaction_keeps_counters_exact(aws, kv, monkeypatch):
     fill(kv, "app", ["k1", "k2"])
     read_page = namespaces._namespace_key_page
-    answers = []
+    answers: list[Any] = []
 
     def page_then_overwrite(ns, start, limit):
         page = read_page(ns, start, limit)
@@ -135,10 +136,9 @@ def test_force_delete_racing_writes_and_deletes_keeps_counters_exact(aws, kv, se
     assert counted == stored
 
 
-class Context:
-    aws_request_id = "deadline-test"
-
+class Context(LambdaContext):
     def __init__(self, millis):
+        super().__init__(aws_request_id="deadline-test")
         self.millis = millis
         self.started = time.monotonic()
 
@@ -147,8 +147,8 @@ class Context:
 
 
 def test_sustained_throttling_answers_503_before_the_function_times_out(kv):
-    from moto.core.botocore_stubber import MockRawResponse
     from botocore.awsrequest import AWSResponse
+    from moto.core.botocore_stubber import MockRawResponse
 
     def throttle(**_kwargs):
         time.sleep(0.3)  # a slow, throttled service

@@ -1,0 +1,19 @@
+"""DepHealth's runtime facts that its infrastructure reads too.
+
+Pure data (no boto3, no Powertools), like ``schema``: the service stack
+imports it for the mail sender's default and the collector's retry bound, and
+the runtime reads the same values, so neither keeps a copy of the other's.
+"""
+
+from __future__ import annotations
+
+# The environment variables the service stack sets on every function.
+PACKAGES_TABLE_VAR = "PACKAGES_TABLE"
+API_KEYS_TABLE_VAR = "API_KEYS_TABLE"
+TABLE_VARS = (PACKAGES_TABLE_VAR, API_KEYS_TABLE_VAR)
+
+# Deliveries of a collector message before it is stored as FAILED; the queue
+# lets two more through before its dead-letter queue takes a message.
+DLQ_MAX_ATTEMPTS = 3
+# The SES identity mail is sent from when the ``mailFrom`` context is not set.
+DEFAULT_MAIL_FROM = "no-reply@dephealth.example"
