@@ -115,7 +115,7 @@ def copy_distribution(name: str, target: Path) -> None:
         if first.endswith((".dist-info", ".egg-info")) or first in ("..", "bin", "__pycache__"):
             continue
         tops.add(first)
-    base = Path(dist.locate_file(""))
+    base = Path(str(dist.locate_file("")))
     for top in sorted(tops):
         source = base / top
         if source.is_dir():

@@ -166,7 +166,9 @@ def runtime_dir(tmp_path_factory) -> Path:
     """A folder holding only what the runtime provides: boto3 and its dependencies."""
     out = tmp_path_factory.mktemp("runtime")
     for name in RUNTIME_PROVIDED:
-        origin = Path(importlib.util.find_spec(name).origin)
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin is not None, name
+        origin = Path(spec.origin)
         source = origin.parent if origin.name == "__init__.py" else origin
         (out / source.name).symlink_to(source, target_is_directory=source.is_dir())
     return out

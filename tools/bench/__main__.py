@@ -201,7 +201,8 @@ def local_target_section() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the benchmarks and rewrite docs/PERFORMANCE.md")
     parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per cold-import figure")
-    parser.add_argument("--quick", action="store_true", help="small batch benchmark (1,000 keys); skip synth and test-suite timing")
+    parser.add_argument("--quick", action="store_true",
+                        help="small batch benchmark (500 keys); skip synth, the local target and test-suite timing")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
 

@@ -31,7 +31,7 @@ def _sqs_event(bodies) -> dict:
 def _event(n: int, kind: str = "session_completed", *, entities: int = 4) -> dict:
     names = {"student_id": f"stu_{n % 100:04d}", "tutor_id": f"tut_{n % 20:04d}",
              "subject_id": f"sub_{n % 5}", "region_id": f"reg_{n % 3}"}
-    body = {"event_id": f"evt-{n}", "type": kind,
+    body: dict[str, str | int] = {"event_id": f"evt-{n}", "type": kind,
             "timestamp": (NOW - timedelta(hours=n % 600)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             **dict(list(names.items())[:entities])}
     if kind == "session_completed":

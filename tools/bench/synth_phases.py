@@ -93,7 +93,7 @@ class Recorder:
             recorder.jsii_requests += 1
             return send(node, request, response_type)
 
-        process._NodeProcess.send = counted  # type: ignore[method-assign]  # instrumentation of a third-party class
+        setattr(process._NodeProcess, "send", counted)  # noqa: B010 (instrumentation: replaces a method)
 
     def timed(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` with a clock around each call (``wraps`` keeps the signature jsii inspects)."""
@@ -118,10 +118,9 @@ def _child_app(outdir: str, validation: bool, bundling: bool, nag: bool) -> dict
         from stacks import dephealth, iops, kv, mfh
         from stacks.settings import AppSettings
     # Inside the constructs: the asset hash and the bundling callback, reported apart.
-    python_function.bundle_hash = rec.timed(  # type: ignore[assignment]  # instrumentation
-        "  of which bundle_hash", python_function.bundle_hash)
-    python_function.LocalBundler.try_bundle = rec.timed(  # type: ignore[method-assign]  # instrumentation
-        "  of which bundling (try_bundle)", python_function.LocalBundler.try_bundle)
+    for owner, name, label in ((python_function, "bundle_hash", "  of which bundle_hash"),
+                               (python_function.LocalBundler, "try_bundle", "  of which bundling (try_bundle)")):
+        setattr(owner, name, rec.timed(label, getattr(owner, name)))
     with rec.phase("App()"):
         merged = {**app_module.cdk_json_context(), "stage": "dev",
                   **({} if bundling else {"aws:cdk:bundling-stacks": []})}
