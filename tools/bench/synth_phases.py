@@ -25,6 +25,9 @@ import argparse
 import functools
 import json
 import os
+import resource
+import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -255,9 +258,49 @@ def report(result: dict[str, dict[str, dict[str, float]]], runs: int) -> list[st
     return lines + [""]
 
 
+_EMPTY_APP = "import aws_cdk as cdk; app = cdk.App(); cdk.Stack(app, 'Empty'); app.synth()"
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cli_synth(runs: int = 3) -> dict[str, dict[str, float]]:
+    """``cdk synth --quiet`` through the pinned CLI, as ``make synth`` runs it, into a fresh folder:
+    the whole app (bundle cache cold, then warm) and an empty app (``-a``: one empty stack).
+    Validation and cdk-nag on. Median wall and CPU seconds (the CLI, the app and jsii's node)."""
+    cdk = [shutil.which("npx") or "npx", "--no-install", "cdk", "synth", "--quiet"]
+    empty = ["-a", f"{shlex.quote(sys.executable)} -c {shlex.quote(_EMPTY_APP)}"]
+    samples: dict[str, list[tuple[float, float]]] = {"empty app": [], "whole app, bundle cache cold": [],
+                                                      "whole app, bundle cache warm": []}
+    with tempfile.TemporaryDirectory() as warm:
+        for _ in range(runs):
+            for name in samples:
+                with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as cold:
+                    cache = cold if "cold" in name else warm
+                    args = [*cdk, "-o", out, *(empty if name == "empty app" else ["-c", "stage=dev"])]
+                    wall, cpu = time.perf_counter(), _children_cpu()
+                    subprocess.run(args, cwd=ROOT, env=_env(cache), capture_output=True, check=True)
+                    samples[name].append((time.perf_counter() - wall, _children_cpu() - cpu))
+    return {name: {"wall": statistics.median(s[0] for s in runs_), "cpu": statistics.median(s[1] for s in runs_)}
+            for name, runs_ in samples.items()}
+
+
+def cli_report(result: dict[str, dict[str, float]], runs: int) -> list[str]:
+    base = result["empty app"]
+    lines = ["| `cdk synth --quiet` (pinned CLI, validation and cdk-nag on) | wall s | CPU s | wall vs empty "
+             "| CPU vs empty |", "|---|---|---|---|---|"]
+    for name, row in result.items():
+        lines.append(f"| {name} | {row['wall']:.2f} | {row['cpu']:.2f} | {row['wall'] / base['wall']:.2f}x "
+                     f"| {row['cpu'] / base['cpu']:.2f}x |")
+    return lines + ["", f"Median of {runs} runs, interleaved, each into a fresh output folder.", ""]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cli", action="store_true", help="only `cdk synth` through the CLI, whole vs empty app")
     parser.add_argument("--child", nargs=5, metavar=("OUTDIR", "APP", "VALIDATION", "BUNDLING", "NAG"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -268,7 +311,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.perf_counter()
     load = os.getloadavg()[0]
-    print("\n".join(report(measure(args.runs), args.runs)))
+    if args.cli:
+        print("\n".join(cli_report(cli_synth(args.runs), args.runs)))
+    else:
+        print("\n".join(report(measure(args.runs), args.runs)))
     print(f"(measured in {time.perf_counter() - started:.0f} s; load average {load:.1f} at the start, "
           f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores)")
     return 0
