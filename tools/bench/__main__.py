@@ -226,11 +226,19 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(header + body)
     print(text)
     if not args.no_write:
-        keep = ""
-        if DOC.exists() and "<!-- measured by hand -->" in DOC.read_text():
-            keep = DOC.read_text().split("<!-- measured by hand -->", 1)[1]
-        DOC.write_text(text + "\n<!-- measured by hand -->" + keep if keep else text)
+        write_page(text)
     return 0
+
+
+HAND_MARK = "<!-- measured by hand -->"
+
+
+def write_page(generated: str, doc: Path = DOC) -> None:
+    """Replace the generated part of ``doc``; everything from the hand mark on (the hand-measured
+    figures, the targets, the notes and the block ``make load`` writes) is kept as it is."""
+    old = doc.read_text() if doc.exists() else ""
+    keep = old.split(HAND_MARK, 1)[1] if HAND_MARK in old else ""
+    doc.write_text(generated + "\n" + HAND_MARK + keep if keep else generated)
 
 
 if __name__ == "__main__":

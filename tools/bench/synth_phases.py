@@ -229,7 +229,7 @@ def report(result: dict[str, dict[str, dict[str, float]]], runs: int) -> list[st
     """Markdown: one table of phases (rows) by variant (columns), then the ratios to the empty app."""
     names = list(result)
     phases: list[str] = []
-    for name in names:
+    for name in sorted(names, key=lambda n: -len(result[n])):  # the whole app's order of phases first
         phases += [p for p in result[name] if p not in phases and not p.startswith("process")]
     lines = [f"Median of {runs} interleaved rounds; each cell is wall s / CPU s of the process tree "
              "/ jsii requests.", ""]
