@@ -27,7 +27,12 @@ def test_tree_cpu_counts_a_live_child_process():
 
 def test_recorder_times_phases_and_counts_nested_calls():
     rec = synth_phases.Recorder()
-    slow = rec.timed("  of which inner", lambda seconds: time.sleep(seconds) or seconds)
+
+    def wait(seconds: float) -> float:
+        time.sleep(seconds)
+        return seconds
+
+    slow = rec.timed("  of which inner", wait)
     with rec.phase("outer"):
         assert slow(0.05) == 0.05
         rec.jsii_requests += 3
