@@ -21,29 +21,36 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth diff deploy destroy status invoke mail urls ui load rehearse test unit e2e lint docs bench admin clean plan
+.PHONY: lock help install synth diff deploy destroy status invoke mail urls ui load rehearse test unit e2e lint docs bench admin clean plan
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt lambda_src/requirements.txt
+# Each venv installs its top-level pins with the whole resolved tree locked
+# (constraints/*.txt, `make lock`), then checks it holds nothing else.
+$(VENV)/.installed: requirements.txt requirements-dev.txt lambda_src/requirements.txt constraints/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints/dev.txt
+	$(PY) -m tools.lock --check $(VENV)
 	touch $@
 
-$(LINT_VENV)/.installed: requirements-lint.txt
+$(LINT_VENV)/.installed: requirements-lint.txt constraints/lint.txt
 	test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
-	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-lint.txt
+	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-lint.txt -c constraints/lint.txt
+	$(PYTHON) -m tools.lock --check $(LINT_VENV)
 	touch $@
 
-$(MINISTACK_VENV)/.installed: requirements-ministack.txt
+$(MINISTACK_VENV)/.installed: requirements-ministack.txt constraints/ministack.txt
 	test -x $(MINISTACK_VENV)/bin/python || $(PYTHON) -m venv $(MINISTACK_VENV)
-	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-ministack.txt
+	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-ministack.txt \
+		-c constraints/ministack.txt
+	$(PYTHON) -m tools.lock --check $(MINISTACK_VENV)
 	touch $@
 
-$(LOAD_VENV)/.installed: requirements-load.txt
+$(LOAD_VENV)/.installed: requirements-load.txt constraints/load.txt
 	test -x $(LOAD_VENV)/bin/python || $(PYTHON) -m venv $(LOAD_VENV)
-	$(LOAD_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-load.txt
+	$(LOAD_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-load.txt -c constraints/load.txt
+	$(PYTHON) -m tools.lock --check $(LOAD_VENV)
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -92,7 +99,7 @@ e2e: install ## only the end-to-end tests: deploy into MiniStack and drive it ov
 test: install $(LOAD_VENV)/.installed lint plan ## lint, the update plan check, then every test (unit, infra, runtime, e2e)
 	$(PY) -m pytest -q
 
-lint: install $(LINT_VENV)/.installed ## cfn-lint and checkov on every synthesized template
+lint: install $(LINT_VENV)/.installed ## ruff and mypy on the Python, cfn-lint and checkov on every synthesized template
 	$(PY) -m tools.lint --lint-venv $(LINT_VENV)
 
 docs: install ## regenerate docs/database-schema.md from the schema declarations
@@ -103,6 +110,9 @@ rehearse: install ## rehearse the update from BASE=<git ref> (default main) to t
 
 load: install $(LOAD_VENV)/.installed ## Locust against the deployed APIs (LOAD_USERS=20 LOAD_SECONDS=60), counters checked after
 	$(PY) -m tools.load --port $(LOCAL_PORT) --users $(LOAD_USERS) --seconds $(LOAD_SECONDS) --write
+
+lock: ## re-resolve the top-level pins in fresh venvs and rewrite constraints/*.txt (then reinstall)
+	$(PYTHON) -m tools.lock
 
 bench: install ## run the benchmarks and rewrite docs/PERFORMANCE.md
 	$(PY) -m tools.bench

@@ -64,15 +64,8 @@ class SchemaTable(Construct):
         self.table_name = table_name or spec.table_name(stage)
         protection = spec.protection(stage)
 
-        capacity = {}
-        if provisioned:
-            capacity = {
-                "billing_mode": dynamodb.BillingMode.PROVISIONED,
-                "read_capacity": provisioned.min_capacity,
-                "write_capacity": provisioned.min_capacity,
-            }
-        else:
-            capacity = {"billing_mode": dynamodb.BillingMode.PAY_PER_REQUEST}
+        billing_mode = dynamodb.BillingMode.PROVISIONED if provisioned else dynamodb.BillingMode.PAY_PER_REQUEST
+        start_capacity = provisioned.min_capacity if provisioned else None
 
         self.table = dynamodb.Table(
             self,
@@ -88,7 +81,9 @@ class SchemaTable(Construct):
             ),
             deletion_protection=protection.deletion_protection,
             removal_policy=RemovalPolicy.RETAIN if protection.retain else RemovalPolicy.DESTROY,
-            **capacity,
+            billing_mode=billing_mode,
+            read_capacity=start_capacity,
+            write_capacity=start_capacity,
         )
         for index in spec.indexes:
             self.table.add_global_secondary_index(
@@ -104,13 +99,19 @@ class SchemaTable(Construct):
             self._auto_scale(provisioned)
         self._require_tls()
         if not protection.pitr:
-            Validations.of(self.table.node.default_child).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-DDB3",
-                    reason=f"{spec.alias} in stage {stage}: the schema declares PITR off "
-                    "(disposable dev data, or short-lived records that expire through TTL).",
-                )
+            reason = (f"{spec.alias} in stage {stage}: the schema declares PITR off "
+                      "(disposable dev data, or short-lived records that expire through TTL).")
+            Validations.of(self.cfn_table).acknowledge(
+                Acknowledgment(id="AwsSolutions-DDB3", reason=reason),
+                Acknowledgment(id="NIST.800.53.R5-DynamoDBPITREnabled", reason=reason),
             )
+
+    @property
+    def cfn_table(self) -> dynamodb.CfnTable:
+        """The ``AWS::DynamoDB::Table`` resource, where table-level findings are acknowledged."""
+        cfn = self.table.node.default_child
+        assert isinstance(cfn, dynamodb.CfnTable)
+        return cfn
 
     @property
     def table_arn(self) -> str:

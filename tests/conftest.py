@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.synth import synth
+from tests.synth import Synthesis, synthesis
 
 # Never reach a real account from a test.
 for _var, _value in {
@@ -22,18 +22,30 @@ os.environ.pop("AWS_PROFILE", None)
 
 
 @pytest.fixture(scope="session")
-def dev_templates() -> dict[str, dict]:
-    return synth("dev")
+def dev_synthesis() -> Synthesis:
+    """The dev app: templates and the cdk-nag findings left unacknowledged (AwsSolutions)."""
+    return synthesis("dev")
 
 
 @pytest.fixture(scope="session")
-def prod_templates() -> dict[str, dict]:
-    return synth("prod")
+def prod_synthesis() -> Synthesis:
+    """The prod app: templates and the findings of AwsSolutions, Serverless and NIST 800-53 rev 5."""
+    return synthesis("prod")
+
+
+@pytest.fixture(scope="session")
+def dev_templates(dev_synthesis) -> dict[str, dict]:
+    return dev_synthesis.templates
+
+
+@pytest.fixture(scope="session")
+def prod_templates(prod_synthesis) -> dict[str, dict]:
+    return prod_synthesis.templates
 
 
 @pytest.fixture(scope="session", params=["dev", "prod"])
 def staged_templates(request) -> tuple[str, dict[str, dict]]:
-    return request.param, synth(request.param)
+    return request.param, synthesis(request.param).templates
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,8 @@ def _condition(spec: TableSpec, pattern: AccessPattern) -> str:
     pk, sk = spec.pattern_keys(pattern)
     text = f"`{pk.name} = {pattern.partition}`"
     if pattern.sort:
+        if sk is None:
+            raise ValueError(f"{spec.alias}: pattern {pattern.name} has a sort condition but its key has no sort key")
         op = pattern.sort.op
         value = pattern.sort.value
         if op == "begins_with":
@@ -71,7 +73,7 @@ def render_table(spec: TableSpec) -> list[str]:
     if spec.indexes:
         lines += ["| index | partition key | sort key | projection | use case |", "|---|---|---|---|---|"]
         for index in spec.indexes:
-            projection = index.projection
+            projection: str = index.projection
             if index.non_key_attributes:
                 projection += f" ({', '.join(index.non_key_attributes)})"
             lines.append(f"| `{index.name}` | {_key(index.partition)} | {_key(index.sort)} | {projection} "

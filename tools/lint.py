@@ -1,4 +1,10 @@
-"""Lint every synthesized template with cfn-lint and checkov, both stages.
+"""The lint gate: ruff and mypy on the Python, cfn-lint and checkov on every synthesized template.
+
+ruff (pyflakes, pycodestyle, isort, bugbear, pyupgrade) and mypy run over
+``app.py``, ``stacks/``, ``constructs_lib/``, ``lambda_src/`` and ``tools/``
+with the settings in ``pyproject.toml``, both clean; mypy resolves imports
+through the app's venv (``--python-executable``). They run alongside the
+template synth, so the gate costs little more than its slowest part.
 
 cfn-lint must report nothing (errors and warnings alike). checkov findings
 must be fixed or match an entry of ``security/checkov-skips.json``, which
@@ -22,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIPS = ROOT / "security" / "checkov-skips.json"
+PYTHON_PATHS = ("app.py", "stacks", "constructs_lib", "lambda_src", "tools")
 STAGES = ("dev", "prod")
 
 
@@ -42,7 +49,7 @@ def synth_templates(stages: list[str], root: Path) -> dict[str, list[Path]]:
     for stage, proc in procs.items():
         _, stderr = proc.communicate()
         if proc.returncode != 0:
-            tail = [l for l in stderr.splitlines() if l.strip() and "!!" not in l][-15:]
+            tail = [line for line in stderr.splitlines() if line.strip() and "!!" not in line][-15:]
             raise SystemExit(f"lint: synth of {stage} failed:\n" + "\n".join(tail))
         templates[stage] = sorted((root / stage).glob("*.template.json"))
     return templates
@@ -87,6 +94,28 @@ def run_checkov(venv: Path, directory: Path) -> list[dict]:
     return failed
 
 
+def start_python_gate(venv: Path) -> dict[str, subprocess.Popen]:
+    """ruff and mypy, started in the background; ``finish_python_gate`` collects them."""
+    def start(*command: str) -> subprocess.Popen:
+        return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    return {
+        "ruff": start(str(venv / "bin" / "ruff"), "check", "--output-format", "concise", "--quiet", *PYTHON_PATHS),
+        # files come from pyproject.toml; imports resolve in the app's venv
+        "mypy": start(str(venv / "bin" / "mypy"), "--python-executable", sys.executable, "--no-error-summary"),
+    }
+
+
+def finish_python_gate(procs: dict[str, subprocess.Popen]) -> list[str]:
+    problems = []
+    for name, proc in procs.items():
+        output, _ = proc.communicate()
+        if proc.returncode != 0:
+            lines = [line for line in output.splitlines() if line.strip()]
+            problems += [f"{name}: {line}" for line in lines] or [f"{name}: exit {proc.returncode}"]
+    return problems
+
+
 def skipped_by(finding: dict, stage: str, skips: list[dict]) -> dict | None:
     for skip in skips:
         if (
@@ -100,8 +129,10 @@ def skipped_by(finding: dict, stage: str, skips: list[dict]) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="cfn-lint and checkov on every synthesized template")
-    parser.add_argument("--lint-venv", default=str(ROOT / ".venv-lint"), help="venv with cfn-lint and checkov")
+    parser = argparse.ArgumentParser(description="ruff and mypy, then cfn-lint and checkov on every template")
+    parser.add_argument("--lint-venv", default=str(ROOT / ".venv-lint"),
+                        help="venv with ruff, mypy, cfn-lint and checkov")
+    parser.add_argument("--no-python", action="store_true", help="templates only: skip ruff and mypy")
     parser.add_argument("--stage", choices=STAGES, action="append", help="lint only this stage (repeatable)")
     args = parser.parse_args(argv)
     venv = Path(args.lint_venv)
@@ -112,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     used: set[int] = set()
     problems: list[str] = []
     stages = args.stage or list(STAGES)
+    python_gate = {} if args.no_python else start_python_gate(venv)
     with tempfile.TemporaryDirectory(prefix="lint-") as tmp:
         templates = synth_templates(stages, Path(tmp))
         every = [t for paths in templates.values() for t in paths]
@@ -119,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         with ThreadPoolExecutor(max_workers=len(stages)) as pool:
             runs = pool.map(lambda stage: run_checkov(venv, Path(tmp) / stage), stages)
             findings = [finding for run in runs for finding in run]
+    python_problems = finish_python_gate(python_gate)
+    problems += python_problems
+    if python_gate:
+        print(f"lint: ruff and mypy on {', '.join(PYTHON_PATHS)}: {len(python_problems)} finding(s)")
     accepted = 0
     for finding in findings:
         skip = skipped_by(finding, finding["stage"], skips)

@@ -34,7 +34,7 @@ Design
   is repaired by re-delivery, because every item skips the ids it already has.
 * **Quiet entities.** Windows are derived here only when an event is
   counted; ``recompute.py`` (daily, scheduled) derives them again with
-  ``derived_fields`` for entities that got no event, without touching
+  ``metrics.derived_fields`` for entities that got no event, without touching
   ``last_updated``.
 * **Cost:** the events of one SQS batch are grouped by entity: per entity
   item, one consistent GetItem and one conditional PutItem (a retry of both on
@@ -43,27 +43,27 @@ Design
   fine for students and tutors, but a region with thousands of events a month
   pays tens of KB of write units per event (see docs/iops.md).
 
-Health score (0-100, integer), from the stored windows::
-
-    activity = 40 * min(1, sessions_7d / SESSION_TARGET[type])
-    rating   = 40 * (avg_rating - 1) / 4          (20 when no rating in 30 days)
-    support  = 20 * max(0, 1 - ib_calls_7d / IB_LIMIT[type])
-    health_score = round(activity + rating + support)
+The windows, the health score and the bucket format: ``metrics.py``; the
+versioned write: ``metrics_store.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from lambda_src.common.requests import from_item, to_item
-from lambda_src.iops import schema
+from aws_lambda_powertools.logging import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from lambda_src.common import aws_clients, clock
+
+from . import metrics, metrics_store, settings
 
 ENTITY_FIELDS = {
     "student_id": "student",
@@ -72,16 +72,12 @@ ENTITY_FIELDS = {
     "region_id": "region",
 }
 EVENT_TYPES = ("session_completed", "ib_call")
-WINDOWS = {"sessions_7d": ("s", 7), "sessions_14d": ("s", 14), "sessions_30d": ("s", 30),
-           "ib_calls_7d": ("ib", 7), "ib_calls_14d": ("ib", 14)}
-KEEP_DAYS = 30
 FUTURE_SKEW = timedelta(minutes=5)
 MAX_ID_LENGTH = 128
-# Sessions per 7 days that count as fully active, and IB calls per 7 days at
-# which the support component reaches zero, per entity type.
-SESSION_TARGET = {"student": 2, "tutor": 10, "subject": 50, "region": 200}
-IB_LIMIT = {"student": 5, "tutor": 5, "subject": 50, "region": 200}
-MAX_ATTEMPTS = 5
+
+logger = Logger()
+# Report every failure item by item, even when the whole batch failed.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 class MalformedEvent(ValueError):
@@ -94,7 +90,7 @@ class Event:
     type: str
     at: datetime
     entities: tuple[tuple[str, str], ...]  # (entity_id, entity_type)
-    rating: Decimal | None = None
+    rating: Decimal | None = None  # set exactly when ``type`` is session_completed
 
     @property
     def digest(self) -> str:
@@ -104,14 +100,6 @@ class Event:
     @property
     def day(self) -> str:
         return self.at.date().isoformat()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: Any) -> datetime:
@@ -139,7 +127,7 @@ def parse_event(raw: Any, *, now: datetime) -> Event:
     if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > MAX_ID_LENGTH:
         raise MalformedEvent("event_id must be a non-empty string")
     kind = raw.get("type")
-    if kind not in EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise MalformedEvent(f"type must be one of {', '.join(EVENT_TYPES)}")
     at = parse_time(raw.get("timestamp"))
     if at > now + FUTURE_SKEW:
@@ -165,148 +153,57 @@ def parse_event(raw: Any, *, now: datetime) -> Event:
     return Event(event_id, kind, at, tuple(entities), rating)
 
 
-# -- aggregates ------------------------------------------------------------------
-def health_score(entity_type: str, sessions_7d: int, ib_calls_7d: int, avg_rating: float | None) -> int:
-    activity = 40 * min(1.0, sessions_7d / SESSION_TARGET[entity_type])
-    rating = 20.0 if avg_rating is None else 40 * (float(avg_rating) - 1) / 4
-    support = 20 * max(0.0, 1 - ib_calls_7d / IB_LIMIT[entity_type])
-    return max(0, min(100, round(activity + rating + support)))
+def count(days: metrics.Days, event: Event) -> None:
+    """Add ``event`` to its day's bucket in ``days`` (in place)."""
+    bucket = dict(days.get(event.day) or {"s": 0, "ib": 0, "rs": 0, "rn": 0, "ids": ""})
+    seen = str(bucket.get("ids") or "")
+    bucket["ids"] = f"{seen} {event.digest}".strip()
+    if event.rating is None:  # an IB call
+        bucket["ib"] = int(bucket.get("ib", 0)) + 1
+    else:  # a completed session, always rated
+        bucket["s"] = int(bucket.get("s", 0)) + 1
+        bucket["rs"] = Decimal(str(bucket.get("rs", 0))) + event.rating
+        bucket["rn"] = int(bucket.get("rn", 0)) + 1
+    days[event.day] = bucket
 
 
-def window_days(today: date, length: int) -> set[str]:
-    return {(today - timedelta(days=n)).isoformat() for n in range(length)}
-
-
-def derived_fields(entity_type: str, days: dict, now: datetime) -> dict:
-    """What an item's ``days`` buckets say as of ``now``: the five windows,
-    ``avg_rating`` (absent when no rating in 30 days) and ``health_score``.
-
-    Ingest and the daily recompute (``recompute.py``) both derive an item's
-    visible fields here, so the formula exists once.
-    """
-    today = now.date()
-    fields: dict[str, Any] = {}
-    for name, (counter, length) in WINDOWS.items():
-        wanted = window_days(today, length)
-        fields[name] = sum(int(b.get(counter, 0)) for d, b in days.items() if d in wanted)
-    month = window_days(today, KEEP_DAYS)
-    rating_sum = sum(Decimal(str(b.get("rs", 0))) for d, b in days.items() if d in month)
-    rating_n = sum(int(b.get("rn", 0)) for d, b in days.items() if d in month)
-    avg = round(float(rating_sum / rating_n), 2) if rating_n else None
-    if avg is not None:
-        fields["avg_rating"] = avg
-    fields["health_score"] = health_score(entity_type, fields["sessions_7d"], fields["ib_calls_7d"], avg)
-    return fields
-
-
-def aggregate(entity_id: str, entity_type: str, days: dict, now: datetime) -> dict:
+def aggregate(entity_id: str, entity_type: str, days: metrics.Days, now: datetime) -> dict[str, Any]:
     """The full metrics item for ``days`` (already pruned), as of ``now``."""
     item: dict[str, Any] = {"entity_id": entity_id, "entity_type": entity_type}
-    item.update(derived_fields(entity_type, days, now))
-    item["last_updated"] = iso(now)
-    item["days"] = encode_days(days)
+    item.update(metrics.derived_fields(entity_type, days, now))
+    item["last_updated"] = metrics.iso(now)
+    item["days"] = metrics.encode_days(days)
     return item
 
 
-def encode_days(days: dict) -> str:
-    plain = {d: {**b, "rs": str(b.get("rs", 0))} for d, b in days.items()}
-    return json.dumps(plain, separators=(",", ":"), sort_keys=True)
-
-
-def decode_days(value: Any) -> dict:
-    if not value:
-        return {}
-    return json.loads(value) if isinstance(value, str) else dict(value)
-
-
-def prune(days: dict, now: datetime) -> dict:
-    keep = window_days(now.date(), KEEP_DAYS)
-    return {d: b for d, b in days.items() if d in keep}
-
-
-def apply_events(client, table: str, events: list[Event], entity_id: str, entity_type: str,
+def apply_events(client: Any, table: str, events: list[Event], entity_id: str, entity_type: str,
                  now: datetime) -> list[str]:
     """Count ``events`` on one entity item in one read and one write.
 
     Returns the ids counted now; ids already on the item (or repeated in
     ``events``) are skipped, and when nothing is new nothing is written.
     """
-    key = {"entity_id": entity_id, "entity_type": entity_type}
-    for _ in range(MAX_ATTEMPTS):
-        response = client.get_item(TableName=table, Key=to_item(key), ConsistentRead=True)
-        current = from_item(response.get("Item", {}))
+    for _ in range(metrics_store.MAX_ATTEMPTS):
+        current = metrics_store.read(client, table, entity_id, entity_type) or {}
         version = current.get("version")
-        days = prune(decode_days(current.get("days")), now)
+        days = metrics.prune(metrics.decode_days(current.get("days")), now)
         counted = []
         known = {digest for bucket in days.values() for digest in str(bucket.get("ids") or "").split()}
         for event in events:
             if event.digest in known:
                 continue
             known.add(event.digest)
-            bucket = dict(days.get(event.day) or {"s": 0, "ib": 0, "rs": 0, "rn": 0, "ids": ""})
-            seen = str(bucket.get("ids") or "")
-            bucket["ids"] = f"{seen} {event.digest}".strip()
-            if event.type == "session_completed":
-                bucket["s"] = int(bucket.get("s", 0)) + 1
-                bucket["rs"] = Decimal(str(bucket.get("rs", 0))) + event.rating
-                bucket["rn"] = int(bucket.get("rn", 0)) + 1
-            else:
-                bucket["ib"] = int(bucket.get("ib", 0)) + 1
-            days[event.day] = bucket
+            count(days, event)
             counted.append(event.event_id)
         if not counted:
             return []
-        if put_versioned(client, table, aggregate(entity_id, entity_type, days, now), version):
+        if metrics_store.put_versioned(client, table, aggregate(entity_id, entity_type, days, now), version):
             return counted
         # another writer got there first: read again
-    raise RuntimeError(f"gave up on {entity_type} {entity_id} after {MAX_ATTEMPTS} write races")
+    raise RuntimeError(f"gave up on {entity_type} {entity_id} after {metrics_store.MAX_ATTEMPTS} write races")
 
 
-def put_versioned(client, table: str, item: dict, version: int | None) -> bool:
-    """PutItem ``item`` as version ``version + 1``, only if the stored item is still at ``version``.
-
-    ``version`` None means "read no version": no item, or one written by
-    something other than ingest (e.g. the sample data). Returns False when
-    another writer got there first; the caller re-reads and decides again.
-    """
-    item = {**item, "version": (version or 0) + 1}
-    if version is None:
-        condition = {"ConditionExpression": "attribute_not_exists(version)"}
-    else:
-        condition = {"ConditionExpression": "version = :v",
-                     "ExpressionAttributeValues": to_item({":v": version})}
-    try:
-        client.put_item(TableName=table, Item=to_item(item), **condition)
-        return True
-    except client.exceptions.ConditionalCheckFailedException:
-        return False
-
-
-def apply_to_entity(client, table: str, event: Event, entity_id: str, entity_type: str,
-                    now: datetime) -> bool:
-    """Count one event on one entity item. Returns False when it was already counted."""
-    return bool(apply_events(client, table, [event], entity_id, entity_type, now))
-
-
-def is_stale(event: Event, now: datetime) -> bool:
-    return event.at.date() < now.date() - timedelta(days=KEEP_DAYS - 1)
-
-
-def ingest(client, table: str, raw: Any, *, now: datetime | None = None) -> dict:
-    """Validate and apply one event; returns what happened per entity."""
-    now = now or utcnow()
-    event = parse_event(raw, now=now)
-    if is_stale(event, now):
-        return {"event_id": event.event_id, "stale": True, "counted": []}
-    counted = [
-        entity_id
-        for entity_id, entity_type in event.entities
-        if apply_to_entity(client, table, event, entity_id, entity_type, now)
-    ]
-    return {"event_id": event.event_id, "stale": False, "counted": counted}
-
-
-def apply_batch(client, table: str, events: list[tuple[str, Event]], now: datetime) -> set[str]:
+def apply_batch(client: Any, table: str, events: list[tuple[str, Event]], now: datetime) -> set[str]:
     """Apply valid events grouped by entity: one read and one write per entity item.
 
     ``events`` pairs a message id with its event. Returns the message ids of
@@ -315,7 +212,7 @@ def apply_batch(client, table: str, events: list[tuple[str, Event]], now: dateti
     """
     groups: dict[tuple[str, str], list[tuple[str, Event]]] = {}
     for message_id, event in events:
-        if is_stale(event, now):
+        if metrics.is_stale(event.at.date(), now):
             continue
         for entity in event.entities:
             groups.setdefault(entity, []).append((message_id, event))
@@ -323,49 +220,34 @@ def apply_batch(client, table: str, events: list[tuple[str, Event]], now: dateti
     for (entity_id, entity_type), members in groups.items():
         try:
             apply_events(client, table, [e for _, e in members], entity_id, entity_type, now)
-        except Exception:  # noqa: BLE001 - reported per message, logged below
-            _logger().exception("entity update failed", extra={"entity_id": entity_id})
+        except Exception:  # noqa: BLE001 - reported per message, logged here
+            logger.exception("entity update failed", extra={"entity_id": entity_id, "entity_type": entity_type})
             failed.update(m for m, _ in members)
     return failed
 
 
 # -- Lambda entry point ---------------------------------------------------------------
-def metrics_table() -> str:
-    return os.environ.get("METRICS_TABLE") or schema.METRICS.table_name("dev")
-
-
-def _logger():
-    import logging
-
-    return logging.getLogger("iops.ingest")
-
-
-def handler(event: dict, context: Any = None, *, clock: Callable[[], datetime] = utcnow) -> dict:
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict, context: Any) -> dict:
     """SQS batch -> ``{"batchItemFailures": [...]}``.
 
-    Powertools' BatchProcessor validates every record (a malformed event fails
+    The batch processor validates every record (a malformed event fails
     alone); the valid events are then applied grouped by entity, so a batch
     reads and writes each entity item once, and the messages behind a failed
-    entity write are reported as failures too.
+    entity write are reported as failures too. No record is applied twice.
     """
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-
-    from lambda_src.common.aws_clients import dynamodb
-
-    now = clock()
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    table = settings.metrics_table()
+    now = clock.utc_now()
     parsed: list[tuple[str, Event]] = []
 
-    def validate(record) -> str:
+    def validate(record: SQSRecord) -> None:
         parsed.append((record.message_id, parse_event(record.body, now=now)))
-        return record.message_id
 
-    with processor(records=event.get("Records") or [], handler=validate):
-        processor.process()
-    response = processor.response()
-    failed = apply_batch(dynamodb(), metrics_table(), parsed, now)
+    response = process_partial_response(event=event, record_handler=validate, processor=processor,
+                                         context=context)
+    failed = apply_batch(aws_clients.dynamodb(), table, parsed, now)
     already = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     response["batchItemFailures"] += [
         {"itemIdentifier": m} for m, _ in parsed if m in failed and m not in already
     ]
-    return response
+    return dict(response)

@@ -11,29 +11,30 @@ schema's literal table name, not by a token from the database stack.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
 from constructs_lib import queues
 from constructs_lib.access import TableByName, grant
-from constructs_lib.python_function import PythonFunction
+from constructs_lib.python_function import Invocation, PythonFunction
+from constructs_lib.scheduled_target import ScheduledInvocation
 from lambda_src.iops import schema
 
 # The daily recompute: one Query page per selection, a consistent GetItem
 # after a lost write race, one conditional PutItem per changed item.
 RECOMPUTE_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 RECOMPUTE_INDEX_ACTIONS = ("dynamodb:Query",)
-
-
+# At most this many ingest batches run at once (the mapping's MaximumConcurrency).
+INGEST_MAX_CONCURRENCY = 5
 
 class IOpsCoreStack(Stack):
     """Owns the Lambda execution role shared by the dashboard's data functions."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, stage: str, **kwargs) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, stage: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.stage = stage
         self.execution_role = iam.Role(
@@ -55,18 +56,14 @@ class IOpsCoreStack(Stack):
             product="iops",
             handler="ingest.handler",
             description="IOps metric ingest: session / IB-call events -> per-entity aggregates",
+            stage=stage,
+            invoked_by=Invocation.QUEUE,
             environment={"METRICS_TABLE": schema.METRICS.table_name(stage)},
             timeout=Duration.seconds(30),
             role=self.execution_role,
         )
-        self.ingest.function.add_event_source(
-            event_sources.SqsEventSource(
-                self.ingest_queue,
-                batch_size=10,
-                max_batching_window=Duration.seconds(1),
-                report_batch_item_failures=True,
-            )
-        )
+        queues.consume(self.ingest, self.ingest_queue, batch_size=10, max_concurrency=INGEST_MAX_CONCURRENCY,
+                       max_batching_window=Duration.seconds(1))
         CfnOutput(self, "IngestQueueUrl", value=self.ingest_queue.queue_url,
                   description="SQS queue for session and IB-call events (metric ingest)")
         self._recompute(stage)
@@ -80,6 +77,7 @@ class IOpsCoreStack(Stack):
             product="iops",
             handler="recompute.handler",
             description="IOps daily window recompute: slides the windows of entities without new events",
+            stage=stage,
             environment={"METRICS_TABLE": metrics.table_name},
             timeout=Duration.minutes(15),
         )
@@ -88,10 +86,11 @@ class IOpsCoreStack(Stack):
               indexes=[schema.LAST_UPDATED_INDEX.name], include_table=False)
         # Windows move at 00:00 UTC. A run that stops at its deadline or fails
         # is redone by the next one (done items read as unchanged).
-        rule = events.Rule(
+        self.recompute_schedule = ScheduledInvocation(
             self,
             "MetricsRecomputeSchedule",
+            stage=stage,
+            function=self.recompute,
             description="Daily IOps window recompute, after the UTC day changes",
             schedule=events.Schedule.cron(minute="15", hour="0"),
         )
-        rule.add_target(targets.LambdaFunction(self.recompute.function, retry_attempts=2))

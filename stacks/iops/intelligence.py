@@ -11,7 +11,9 @@ stack and nothing depends on it.
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Stack
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -20,7 +22,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_lib import queues
-from constructs_lib.python_function import PythonFunction
+from constructs_lib.python_function import Invocation, PythonFunction
 from lambda_src.iops import schema
 
 STREAM_READ_ACTIONS = (
@@ -40,7 +42,7 @@ class IOpsIntelligenceStack(Stack):
         stage: str,
         metrics_stream_arn: str,
         insights_table_arn: str,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.stage = stage
@@ -77,6 +79,8 @@ class IOpsIntelligenceStack(Stack):
             product="iops",
             handler="insights.handler",
             description="IOps metrics stream -> risk insights and SNS alerts",
+            stage=stage,
+            invoked_by=Invocation.STREAM,
             environment={
                 "INSIGHTS_TABLE": schema.INSIGHTS.table_name(stage),
                 "ALERT_TOPIC_ARN": self.alert_topic.topic_arn,
@@ -102,6 +106,11 @@ class IOpsIntelligenceStack(Stack):
             max_record_age=Duration.hours(24),
             report_batch_item_failures=True,
             on_failure=event_sources.SqsDlq(self.failures),
+        )
+        Validations.of(self.consumer.function).acknowledge(
+            Acknowledgment(id="NIST.800.53.R5-LambdaConcurrency",
+                           reason="Bounded by the stream: one batch per shard at a time (parallelization "
+                           "factor 1), so concurrency never exceeds the metrics table's shard count."),
         )
         # Lambda checks its stream permissions when the mapping is created.
         mapping.node.add_dependency(self.role.node.find_child("DefaultPolicy"))

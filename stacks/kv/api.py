@@ -2,7 +2,12 @@
 
 Kept apart from ``KvDataStack`` so the API can be rebuilt or removed without
 touching data. The function gets exactly the DynamoDB actions its code sends,
-on the table ARN and the GSI1 ARN only.
+on the table ARN and the GSI1 ARN only. Every item of the table has one of
+four partition-key kinds (``USER#`` users and memberships, ``NS#``
+namespaces and keys, ``EMAIL#`` email claims, ``SIGNUP#`` signup counters)
+and this one function writes every one of them (``users``, ``namespaces``,
+``keys``, ``usage``), so a ``dynamodb:LeadingKeys`` condition would list
+them all and restrict nothing: there is none.
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs_lib.access import TableByName, grant
-from constructs_lib.python_function import PythonFunction
-from constructs_lib.rest_api import JsonRestApi
+from constructs_lib.python_function import Invocation, PythonFunction
+from constructs_lib.rest_api import ApiProtection, JsonRestApi
 
 from .data import KvDataStack
 
@@ -53,6 +58,7 @@ class KvApiStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, stage: str, data: KvDataStack,
                  read_flush_every: int, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.protection = ApiProtection.from_context(self, stage=stage, product="kv")
         # The HMAC key of paging cursors: generated at deploy time, never in the template.
         self.cursor_secret = secretsmanager.Secret(
             self, "CursorSecret",
@@ -60,11 +66,15 @@ class KvApiStack(Stack):
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 exclude_punctuation=True, password_length=64),
         )
+        no_rotation = ("The cursor HMAC key only signs paging positions; rotating it would invalidate open "
+                       "cursors for no gain (a leak reveals no data, ownership is still checked on every page).")
         Validations.of(self.cursor_secret).acknowledge(
-            Acknowledgment(id="AwsSolutions-SMG4",
-                           reason="The cursor HMAC key only signs paging positions; rotating it would "
-                           "invalidate open cursors for no gain (a leak reveals no data, ownership "
-                           "is still checked on every page)."),
+            Acknowledgment(id="AwsSolutions-SMG4", reason=no_rotation),
+            Acknowledgment(id="NIST.800.53.R5-SecretsManagerRotationEnabled", reason=no_rotation),
+            Acknowledgment(id="NIST.800.53.R5-SecretsManagerUsingKMSKey",
+                           reason="Encrypted with the AWS-managed Secrets Manager key; only this function's role "
+                           "may read it (resource-scoped GetSecretValue). A customer-managed key would add a key "
+                           "policy and per-read KMS cost for a value that protects no stored data."),
         )
         self.function = PythonFunction(
             self,
@@ -72,6 +82,8 @@ class KvApiStack(Stack):
             product="kv",
             handler="api.handler",
             description="KV storage HTTP API: users, namespaces and keys",
+            stage=stage,
+            invoked_by=Invocation.API,
             environment={
                 "TABLE_NAME": data.schema_table.table_name,
                 "GSI_NAME": data.gsi_name,
@@ -80,6 +92,7 @@ class KvApiStack(Stack):
             },
             memory_size=512,
             timeout=Duration.seconds(10),
+            reserved_concurrent_executions=self.protection.reserved_concurrency,
         )
         self.add_stack_dependency(data)
         self.cursor_secret.grant_read(self.function.function)
@@ -95,25 +108,34 @@ class KvApiStack(Stack):
             description="KV storage API (authenticated by the x-api-key header)",
             rate_limit=100,
             burst_limit=200,
-            waf_reason="Stage throttling and per-plan caps bound abuse; a WAF web ACL is "
-            "attached per account where one exists, not created per product.",
-            auth_reason="Callers authenticate with their own API key, checked by the handler "
-            "against its SHA-256 in GSI1 (one Query); signup is public by design.",
+            protection=self.protection,
+            waf_off_reason="The web ACL is switched off for this stage (context waf=false; the dev default): "
+            "stage throttling, the per-IP signup limit and per-plan request and storage caps bound abuse.",
         )
         self.api = self.rest_api.api
         self._routes()
-        CfnOutput(self, "ApiUrl", value=self.api.url)
+        CfnOutput(self, "ApiUrl", value=self.rest_api.url)
+        if self.rest_api.domain:
+            CfnOutput(self, "ApiDomainTarget", value=self.rest_api.domain.domain_name_alias_domain_name,
+                      description="Point the custom domain's DNS record (CNAME or alias) here")
         CfnOutput(self, "FunctionName", value=self.function.function.function_name)
 
     def _routes(self) -> None:
         api = self.rest_api
         integration = apigw.LambdaIntegration(self.function.function, proxy=True)
         key_header = {"method.request.header.x-api-key": True}
+        keyed = ("The handler authenticates the required x-api-key header against its SHA-256 in GSI1 "
+                 "(one Query) and checks that the caller owns the namespace, with per-plan request and "
+                 "storage caps.")
 
-        def method(resource, verb, *, params=None, body=None):
-            api.method(resource, verb, integration, params={**key_header, **(params or {})}, body=body)
+        def method(resource, verb, *, params=None, body=None, large_body=False):
+            api.method(resource, verb, integration, params={**key_header, **(params or {})}, body=body,
+                       no_authorizer=keyed, large_body=large_body)
 
-        api.method(api.root.add_resource("users"), "POST", integration, body=api.model("SignupModel", _USER_MODEL))
+        api.method(api.root.add_resource("users"), "POST", integration, body=api.model("SignupModel", _USER_MODEL),
+                   tight_rate_limit=True,
+                   no_authorizer="Signup is public by design: it creates the caller's API key. The handler "
+                   "limits signups per source IP, under the web ACL's tight per-IP rate rule.")
         method(api.root.add_resource("me"), "GET")
         namespaces = api.root.add_resource("namespaces")
         method(namespaces, "GET", params={"method.request.querystring.limit": False,
@@ -127,6 +149,7 @@ class KvApiStack(Stack):
                                     "method.request.querystring.cursor": False})
         key = keys.add_resource("{key+}")
         method(key, "GET")
+        # Values reach 390 KB (validation.VALUE_MAX_BYTES): past the web ACL's 8 KB body rule; the handler caps it.
         method(key, "PUT", params={"method.request.header.If-Match": False},
-               body=api.model("PutKeyModel", _PUT_KEY_MODEL))
+               body=api.model("PutKeyModel", _PUT_KEY_MODEL), large_body=True)
         method(key, "DELETE", params={"method.request.header.If-Match": False})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from aws_cdk import Stack
 
 from tests.synth import synth
 
@@ -96,10 +97,12 @@ def test_recompute_role_is_least_privilege(stage):
     _, policy = one(template, "AWS::IAM::Policy", "MetricsRecomputeRoleDefaultPolicy")
     assert policy["Properties"]["Roles"] == [{"Ref": role_id}]
     logs, _ = one(template, "AWS::Logs::LogGroup", "MetricsRecomputeLogs")
+    dead_letters, _ = one(template, "AWS::SQS::Queue", "MetricsRecomputeScheduleDeadLetterQueue")
     assert statements(policy) == [
         {"Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": metrics_arn(), "Effect": "Allow"},
         {"Action": ["dynamodb:Query"], "Resource": metrics_arn("/index/LastUpdatedIndex"), "Effect": "Allow"},
         {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": ref_arn(logs), "Effect": "Allow"},
+        {"Action": ["sqs:SendMessage"], "Resource": ref_arn(dead_letters), "Effect": "Allow"},
         {"Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "Resource": "*", "Effect": "Allow"},
     ]
     assert "ManagedPolicyArns" not in role["Properties"] and "Policies" not in role["Properties"]
@@ -114,10 +117,13 @@ def test_recompute_runs_daily_after_the_utc_day_changes(dev_templates):
     template = dev_templates["IOpsDashboardCore"]
     fn_id, _ = one(template, "AWS::Lambda::Function", "MetricsRecompute")
     rule_id, rule = one(template, "AWS::Events::Rule", "MetricsRecomputeSchedule")
+    dead_letters, _ = one(template, "AWS::SQS::Queue", "MetricsRecomputeScheduleDeadLetterQueue")
     assert rule["Properties"]["ScheduleExpression"] == "cron(15 0 * * ? *)"
     assert rule["Properties"]["State"] == "ENABLED"
     [target] = rule["Properties"]["Targets"]
-    assert target["Arn"] == ref_arn(fn_id) and target["RetryPolicy"] == {"MaximumRetryAttempts": 2}
+    assert target["Arn"] == ref_arn(fn_id)
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600}
+    assert target["DeadLetterConfig"] == {"Arn": ref_arn(dead_letters)}
     [permission] = resources(template, "AWS::Lambda::Permission").values()
     assert permission["Properties"] == {"Action": "lambda:InvokeFunction", "FunctionName": ref_arn(fn_id),
                                         "Principal": "events.amazonaws.com", "SourceArn": ref_arn(rule_id)}
@@ -191,5 +197,5 @@ def test_stacks_depend_one_way_core_database_intelligence(dev_templates):
     assert set(map(str, _imports(intelligence))) == {
         "IOpsDashboard-MetricsTableStreamArn", "IOpsDashboard-InsightsTableArn"}
     app = build_app({"aws:cdk:bundling-stacks": []}, validation=False)
-    stacks = {n: app.node.find_child(f"IOpsDashboard{n}") for n in ("Database", "Intelligence")}
+    stacks = {n: Stack.of(app.node.find_child(f"IOpsDashboard{n}")) for n in ("Database", "Intelligence")}
     assert stacks["Database"] in stacks["Intelligence"].dependencies

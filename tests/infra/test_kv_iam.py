@@ -103,3 +103,18 @@ def test_the_data_stack_exports_the_table_name_and_arn(staged_templates):
     outputs = {o["Export"]["Name"]: o["Value"] for o in template["Outputs"].values() if "Export" in o}
     assert outputs[f"KvStorage-{stage}-TableName"] == {"Ref": table}
     assert outputs[f"KvStorage-{stage}-TableArn"] == {"Fn::GetAtt": [table, "Arn"]}
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_no_leading_keys_condition_the_one_function_writes_every_kind(staged_templates, stage):
+    """KV's one function writes USER#, NS#, EMAIL# and SIGNUP# items alike (stacks/kv/api.py): no condition.
+
+    The key formats those four kinds are built from are the ones the
+    function's modules import; a condition would list them all.
+    """
+    from lambda_src.kv import schema
+
+    _, templates = staged_templates
+    assert all("Condition" not in s for s in function_statements(templates["KvStorageApi"]))
+    prefixes = {f.prefix for f in (schema.USER_PK, schema.NS_PK, schema.EMAIL_PK, schema.SIGNUP_PK)}
+    assert {k.partition.prefix for k in schema.TABLE.record_kinds} <= prefixes

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from tools.catalog import ALL_TABLES
 from tests.synth import synth
+from tools.catalog import ALL_TABLES
 
 STAGES = ["dev", "prod"]
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|CREDENTIAL|API_KEY$", re.IGNORECASE)
@@ -78,7 +78,7 @@ def test_log_groups_have_retention(stage):
 def test_queues_are_encrypted_tls_only_and_redrive(stage):
     queues = list(resources(stage, "AWS::SQS::Queue"))
     assert queues
-    tls_denied = set()
+    tls_denied: set[str] = set()
     for _stack, _logical, policy in resources(stage, "AWS::SQS::QueuePolicy"):
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if statement["Effect"] == "Deny" and statement.get("Condition") == {

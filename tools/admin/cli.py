@@ -355,7 +355,7 @@ class App:
         deployed = core.list_deployed(self.conn) if self.args.check else None
         rows = []
         for spec in core.tables(self.stage, self.context):
-            row = {
+            row: dict[str, Any] = {
                 "alias": spec.alias,
                 "table": spec.table_name(self.stage),
                 "partition_key": f"{spec.partition.name} ({spec.partition.type})",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from tools.admin.errors import Failure, UsageError
 
@@ -11,11 +12,20 @@ DEFAULT_LOCAL_PORT = "4566"
 DEFAULT_LOCAL_REGION = "us-east-1"
 
 
+class Endpoint(Protocol):
+    """What a failure message needs to know about where the request went."""
+
+    target: str
+
+    @property
+    def where(self) -> str: ...
+
+
 @dataclass
 class Connection:
     """A low-level DynamoDB client plus a count of the API calls it made."""
 
-    client: object
+    client: Any
     target: str
     endpoint: str | None
     requests: int = 0
@@ -84,7 +94,7 @@ def connect(target: str, endpoint_url: str | None, region: str | None) -> Connec
         raise Failure(f"cannot create a DynamoDB client: {exc}") from exc
 
 
-def translate(exc: Exception, conn: Connection, table: str | None):
+def translate(exc: Exception, conn: Endpoint, table: str | None):
     """One clear line for every failure botocore can raise."""
     from botocore.exceptions import (
         BotoCoreError,

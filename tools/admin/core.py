@@ -319,7 +319,8 @@ def scan(conn: Connection, spec: TableSpec, stage: str, *, limit: int, index: st
         kwargs["IndexName"] = index
     if start_key:
         kwargs["ExclusiveStartKey"] = to_item(start_key)
-    before, consumed, items, next_key = conn.requests, 0.0, [], None
+    before, consumed, next_key = conn.requests, 0.0, None
+    items: list[dict] = []
     while True:
         kwargs["Limit"] = limit - len(items)
         response = conn.call("scan", **kwargs)

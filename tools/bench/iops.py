@@ -10,13 +10,45 @@ event hook on the client the code itself holds.
 from __future__ import annotations
 
 import io
+import os
 import time
-from contextlib import redirect_stdout
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 from tools.bench.faults import world
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+class _Context:
+    """The Lambda context fields the handlers read."""
+
+    function_name = "iops-bench"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:iops-bench"
+    aws_request_id = "bench"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 900_000
+
+
+@contextmanager
+def _deployed_at(now: datetime) -> Iterator[None]:
+    """The ingest function as deployed on the dev stage, its clock (``lambda_src.common.clock``) at ``now``."""
+    from lambda_src.iops import schema
+
+    with mock.patch.dict(os.environ, {"METRICS_TABLE": schema.METRICS.table_name("dev")}), \
+            mock.patch("lambda_src.common.clock.now", lambda: now.timestamp()):
+        yield
+
+
+def _ingest(bodies) -> dict:
+    from lambda_src.iops import ingest
+
+    return ingest.handler(_sqs_event(bodies), _Context())
 
 
 def _sqs_event(bodies) -> dict:
@@ -31,7 +63,7 @@ def _sqs_event(bodies) -> dict:
 def _event(n: int, kind: str = "session_completed", *, entities: int = 4) -> dict:
     names = {"student_id": f"stu_{n % 100:04d}", "tutor_id": f"tut_{n % 20:04d}",
              "subject_id": f"sub_{n % 5}", "region_id": f"reg_{n % 3}"}
-    body: dict[str, str | int] = {"event_id": f"evt-{n}", "type": kind,
+    body: dict[str, object] = {"event_id": f"evt-{n}", "type": kind,
             "timestamp": (NOW - timedelta(hours=n % 600)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             **dict(list(names.items())[:entities])}
     if kind == "session_completed":
@@ -43,7 +75,7 @@ def run(client=None) -> list[dict]:
     """One row per query and ingest shape. ``client``: the handlers' own
     (``aws_clients.dynamodb()``) in a moto world with the dev tables."""
     from lambda_src.common.requests import to_item
-    from lambda_src.iops import ingest, insights, recompute, schema
+    from lambda_src.iops import insights, recompute, schema
     from tools.admin import cli as admin
     from tools.admin.connect import Connection
     from tools.bench.counting import count_requests
@@ -55,8 +87,7 @@ def run(client=None) -> list[dict]:
                      "floor": floor, "items_read": counter.items_read,
                      "items_returned": counter.items_returned, "notes": notes})
 
-    clock = lambda: NOW  # noqa: E731
-    with world(client) as client:
+    with world(client) as client, _deployed_at(NOW):
         for spec in schema.TABLES:
             for item in spec.examples:
                 client.put_item(TableName=spec.table_name("dev"), Item=to_item(item))
@@ -68,17 +99,17 @@ def run(client=None) -> list[dict]:
                     raise RuntimeError(f"dynamo-admin {' '.join(argv)} failed")
             row(f"query: {' '.join(argv)}", c, 1, "one Query on the declared index")
         with count_requests(client) as c:
-            ingest.handler(_sqs_event([_event(1, entities=1)]), clock=clock)
+            _ingest([_event(1, entities=1)])
         row("ingest: event naming 1 entity", c, 2,
             "consistent GetItem + conditional PutItem; windows are derived from the stored day buckets")
         with count_requests(client) as c:
-            ingest.handler(_sqs_event([_event(2)]), clock=clock)
+            _ingest([_event(2)])
         row("ingest: event naming 4 entities", c, 8, "2 per entity item")
         with count_requests(client) as c:
-            ingest.handler(_sqs_event([_event(2)]), clock=clock)
+            _ingest([_event(2)])
         row("ingest: re-delivered event (4 entities)", c, 4, "one GetItem per entity finds the id; no write")
         with count_requests(client) as c:
-            ingest.handler(_sqs_event([_event(n) for n in range(100, 110)]), clock=clock)
+            _ingest([_event(n) for n in range(100, 110)])
         row("ingest: SQS batch of 10 events (28 distinct entities)", c, 56,
             "grouped by entity: 1 GetItem + 1 PutItem per entity item per batch")
 
@@ -116,17 +147,15 @@ def run(client=None) -> list[dict]:
 
 def ingest_throughput(n: int = 1000, client=None) -> dict:
     """Events per second through the SQS handler, in batches of 10, against moto (``client`` as for ``run``)."""
-    from lambda_src.iops import ingest
     from tools.bench.counting import count_requests
 
     events = [_event(i, "session_completed" if i % 4 else "ib_call") for i in range(n)]
-    clock = lambda: NOW  # noqa: E731
-    with world(client) as client:
+    with world(client) as client, _deployed_at(NOW):
         failures = 0
         with count_requests(client) as counter:
             start = time.perf_counter()
             for i in range(0, n, 10):
-                failures += len(ingest.handler(_sqs_event(events[i:i + 10]), clock=clock)["batchItemFailures"])
+                failures += len(_ingest(events[i:i + 10])["batchItemFailures"])
             elapsed = time.perf_counter() - start
     return {
         "events": n,

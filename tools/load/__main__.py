@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from lambda_src.common.hashing import sha256_hex
@@ -102,13 +103,15 @@ def _pages(url: str, headers: dict, field: str):
             return
 
 
-def report(rows: list[dict], users: int, seconds: int, drift: list[str], failures: list[str] = ()) -> list[str]:
+def report(rows: list[dict], users: int, seconds: int, drift: list[str],
+           failures: Sequence[str] = ()) -> list[str]:
     floor = next((r for r in rows if r["Name"].startswith("GET floor")), None)
     floor_p50 = float(floor["50%"]) if floor else None
     lines = [BEGIN, "## Load test of the running system (`make load`)", "",
              f"`make load LOAD_USERS={users} LOAD_SECONDS={seconds}`: Locust, headless, against the deployed "
              "KV and DepHealth APIs on MiniStack (KV users 3 : DepHealth users 2 : floor users 1).", "",
-             "| route | requests | failures | p50 ms | p95 ms | p99 ms | p50 vs floor |", "|---|---|---|---|---|---|---|"]
+             "| route | requests | failures | p50 ms | p95 ms | p99 ms | p50 vs floor |",
+             "|---|---|---|---|---|---|---|"]
     for row in rows:
         if row["Name"] == "Aggregated":
             continue

@@ -106,7 +106,8 @@ def print_fidelity(result) -> None:
     say("fidelity: each table's template properties vs what the endpoint reports")
     applied = sorted({a for tb in result.tables for a in tb.applied})
     if applied:
-        say(f"  (applied through the DynamoDB API, as the emulator's CloudFormation ignores them: {', '.join(applied)})")
+        say("  (applied through the DynamoDB API, as the emulator's CloudFormation ignores them: "
+            f"{', '.join(applied)})")
     clean, problems = 0, []
     for table in result.tables:
         report = compare(table.props, *describe(ddb, table.name), name=table.name)

@@ -43,7 +43,7 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _keys(schema: list[dict]) -> tuple:
+def _keys(schema: list[dict] | None) -> tuple:
     return tuple(f"{k['AttributeName']}:{k['KeyType']}" for k in schema or [])
 
 
@@ -106,7 +106,8 @@ def compare(props: dict, table: dict, ttl: dict | None, backups: dict | None, na
         (props.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
     )
     pitr = ((backups or {}).get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus")
-    report.add("PITR", "on" if pitr_expected else "off", None if pitr is None else ("on" if pitr == "ENABLED" else "off"))
+    pitr_seen = None if pitr is None else ("on" if pitr == "ENABLED" else "off")
+    report.add("PITR", "on" if pitr_expected else "off", pitr_seen)
 
     sse = props.get("SSESpecification") or {}
     if sse.get("SSEEnabled"):

@@ -141,6 +141,8 @@ def changed_tables(base: DeployResult, new_stacks) -> set[str]:
 
 
 def run_pattern(ddb, table: DeployedTable, pattern) -> tuple[list, list]:
+    if table.spec is None:
+        raise ValueError(f"{table.name}: no declaration for this table")
     spec = renamed_spec(table.spec, table.props)
     deployed = spec.pattern(pattern.name)
     operation, kwargs = build_request(spec, deployed, pattern.example, table_name=table.name)
@@ -170,7 +172,8 @@ def prove(ddb, base: DeployResult, upgraded: DeployResult, before: dict[str, dic
         ttl_spec = table.props.get("TimeToLiveSpecification") or {}
         if ttl_spec.get("Enabled"):
             ttl = ddb.describe_time_to_live(TableName=name).get("TimeToLiveDescription", {})
-            on = ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and ttl.get("AttributeName") == ttl_spec["AttributeName"]
+            on = (ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
+                  and ttl.get("AttributeName") == ttl_spec["AttributeName"])
             proofs.append(Proof(on, f"{name}: TTL on `{ttl_spec['AttributeName']}`" + ("" if on else " NOT ENABLED")))
         new_indexes = ({g["IndexName"] for g in table.props.get("GlobalSecondaryIndexes", [])}
                        - recorded["indexes"])
@@ -250,5 +253,6 @@ def main_rehearse(ref: str, *, items: int, say: Callable[[str], None]) -> int:
     for proof in result.proofs:
         say(("ok    " if proof.ok else "FAIL  ") + proof.line)
     failed = sum(not p.ok for p in result.proofs)
-    say(f"\n{len(result.proofs) - failed}/{len(result.proofs)} proofs hold" + ("" if not failed else f"; {failed} failed"))
+    summary = f"\n{len(result.proofs) - failed}/{len(result.proofs)} proofs hold"
+    say(summary + ("" if not failed else f"; {failed} failed"))
     return 0 if not failed else 1

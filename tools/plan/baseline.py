@@ -262,6 +262,7 @@ def both_sides(
                 raise PlanError(f"the working tree cannot be synthesized: {exc}") from None
             if head_commit:
                 _store(head_commit, stages, head)
+        assert head is not None, "the working tree's templates are cached or synthesized above"
         return base, head
     finally:
         if head_run is not None:

@@ -112,7 +112,7 @@ def _attr_types(props: Mapping[str, Any]) -> dict[str, str]:
     return {a["AttributeName"]: a["AttributeType"] for a in props.get("AttributeDefinitions") or []}
 
 
-def _keys(key_schema: Iterable[Mapping[str, str]], types: Mapping[str, str]) -> str:
+def _keys(key_schema: Iterable[Mapping[str, str]] | None, types: Mapping[str, str]) -> str:
     """``[pk HASH, sk RANGE]`` -> ``pk(S) + sk(S)``."""
     order = {"HASH": 0, "RANGE": 1}
     parts = sorted(key_schema or [], key=lambda k: order.get(k["KeyType"], 2))
@@ -216,14 +216,14 @@ def compare_table(
     ]
     for name in changed:
         (bk, bproj), (hk, hproj) = _index_shape(bi[name], bt), _index_shape(hi[name], ht)
-        what = []
+        parts = []
         if bk != hk:
-            what.append(f"keys {bk} -> {hk}")
+            parts.append(f"keys {bk} -> {hk}")
         if bproj != hproj:
-            what.append(f"projection {bproj} -> {hproj}")
+            parts.append(f"projection {bproj} -> {hproj}")
         add(
             "gsi-changed",
-            f"`{name}` {', '.join(what)} is a delete plus a create of the index (two index "
+            f"`{name}` {', '.join(parts)} is a delete plus a create of the index (two index "
             "operations; CloudFormation refuses it in one update and the index is unavailable in "
             f"between): safe path: deploy 1 adds `{name}-v2` with the new shape, switch readers to "
             f"it, deploy 2 removes `{name}`",

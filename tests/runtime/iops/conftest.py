@@ -1,10 +1,11 @@
-"""Helpers for the IOps runtime tests: SQS events, real stream records, an SNS inbox."""
+"""Helpers for the IOps runtime tests: the functions' environment, a pinned clock,
+SQS events, real stream records, an SNS inbox."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -13,7 +14,44 @@ from lambda_src.iops import schema
 
 METRICS = schema.METRICS.table_name("dev")
 INSIGHTS = schema.INSIGHTS.table_name("dev")
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+class LambdaContext:
+    """What the handlers read from Lambda's context object."""
+
+    function_name = "iops-test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:iops-test"
+    aws_request_id = "req-1"
+
+    def __init__(self, remaining_ms: int = 900_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture(autouse=True)
+def function_environment(monkeypatch):
+    """The table variables the stacks set on the IOps functions (the dev names)."""
+    monkeypatch.setenv("METRICS_TABLE", METRICS)
+    monkeypatch.setenv("INSIGHTS_TABLE", INSIGHTS)
+
+
+_pinned = [NOW]
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(monkeypatch):
+    """The runtime's one clock (``lambda_src.common.clock``) reads ``NOW`` in every test;
+    ``set_clock`` moves it within the test."""
+    _pinned[0] = NOW
+    monkeypatch.setattr("lambda_src.common.clock.now", lambda: _pinned[0].timestamp())
+
+
+def set_clock(moment: datetime) -> None:
+    _pinned[0] = moment
 
 
 def sqs_event(*bodies) -> dict:
@@ -74,8 +112,9 @@ def stream_records(table: str = METRICS) -> list[dict]:
 
 
 @pytest.fixture
-def alerts(aws):
-    """An SNS topic with an SQS subscriber; ``alerts.messages()`` drains what was published."""
+def alerts(aws, monkeypatch):
+    """An SNS topic with an SQS subscriber, set as the functions' alert topic;
+    ``alerts.messages()`` drains what was published."""
     sns = boto3.client("sns", region_name="us-east-1")
     sqs = boto3.client("sqs", region_name="us-east-1")
     topic = sns.create_topic(Name="iops-alerts")["TopicArn"]
@@ -83,6 +122,7 @@ def alerts(aws):
     queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
                   Attributes={"RawMessageDelivery": "true"})
+    monkeypatch.setenv("ALERT_TOPIC_ARN", topic)
 
     class Inbox:
         topic_arn = topic

@@ -9,12 +9,32 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lambda_src.iops import ingest
-from tests.runtime.iops.conftest import METRICS, NOW, ib_call, metrics_item, session, sqs_event
+from lambda_src.iops import ingest, metrics
+from lambda_src.iops.settings import MissingSetting
+from tests.runtime.iops.conftest import (
+    METRICS,
+    NOW,
+    LambdaContext,
+    ib_call,
+    metrics_item,
+    session,
+    set_clock,
+    sqs_event,
+)
+
+
+def handle(event, now=NOW):
+    set_clock(now)
+    return ingest.handler(event, LambdaContext())
 
 
 def run(*bodies, now=NOW):
-    return ingest.handler(sqs_event(*bodies), clock=lambda: now)
+    return handle(sqs_event(*bodies), now)
+
+
+def count_once(client, event, entity_id, entity_type):
+    """Count ``event`` on one entity item alone, as another delivery (or a crashed one) would."""
+    return ingest.apply_events(client, METRICS, [event], entity_id, entity_type, NOW)
 
 
 def test_session_updates_every_named_entity(aws):
@@ -62,10 +82,10 @@ def test_windows_slide_when_time_passes(aws):
     run(session("c", "2026-11-23T08:00:00Z"), now=NOW + timedelta(days=1))
     item = metrics_item(aws, "stu_1")
     assert (item["sessions_7d"], item["sessions_14d"]) == (2, 3)  # 11-16 left the 7-day window
-    assert "2026-11-16" in ingest.decode_days(item["days"])
+    assert "2026-11-16" in metrics.decode_days(item["days"])
     run(session("d", "2026-12-23T08:00:00Z"), now=NOW + timedelta(days=31))
     item = metrics_item(aws, "stu_1")
-    assert sorted(ingest.decode_days(item["days"])) == ["2026-12-23"]  # buckets past 30 days are pruned
+    assert sorted(metrics.decode_days(item["days"])) == ["2026-12-23"]  # buckets past 30 days are pruned
     assert item["sessions_30d"] == 1
 
 
@@ -84,7 +104,7 @@ def test_partial_earlier_delivery_is_completed_by_redelivery(aws):
     # A crash after the student item was written but before the tutor item.
     event = session("half", student_id="stu_1", tutor_id="tut_1")
     parsed = ingest.parse_event(event, now=NOW)
-    ingest.apply_to_entity(aws, METRICS, parsed, "stu_1", "student", NOW)
+    count_once(aws, parsed, "stu_1", "student")
     run(event)
     assert metrics_item(aws, "stu_1")["sessions_7d"] == 1
     assert metrics_item(aws, "tut_1", "tutor")["sessions_7d"] == 1
@@ -108,7 +128,7 @@ def test_ratings_average_and_health_score(aws):
     ("region", 400, 200, 3, 40 + 20),
 ])
 def test_health_score_formula(entity_type, s7, ib7, rating, expected):
-    assert ingest.health_score(entity_type, s7, ib7, rating) == expected
+    assert metrics.health_score(entity_type, s7, ib7, rating) == expected
 
 
 def test_lost_write_race_is_retried(aws, monkeypatch):
@@ -119,14 +139,13 @@ def test_lost_write_race_is_retried(aws, monkeypatch):
     def racing_put(**kwargs):
         calls["n"] += 1
         if calls["n"] == 1:  # another writer commits between our read and our write
-            ingest.apply_to_entity(aws, METRICS, ingest.parse_event(session("other"), now=NOW),
-                                   "stu_1", "student", NOW)
+            count_once(aws, ingest.parse_event(session("other"), now=NOW), "stu_1", "student")
         return real_put(**kwargs)
 
     monkeypatch.setattr("lambda_src.common.aws_clients.dynamodb", lambda: aws)
     monkeypatch.setattr(aws, "put_item", racing_put)
     run(session("second"))
-    monkeypatch.undo()
+    monkeypatch.setattr(aws, "put_item", real_put)  # the fault ends; the environment stays
     assert calls["n"] == 3  # ours (lost the race), the other writer's, ours again after a re-read
     assert metrics_item(aws, "stu_1")["sessions_7d"] == 3
 
@@ -152,7 +171,7 @@ MALFORMED = [
 
 def test_malformed_events_are_batch_item_failures_not_crashes(aws):
     event = sqs_event(session("good-1"), *MALFORMED, ib_call("good-2"))
-    result = ingest.handler(event, clock=lambda: NOW)
+    result = handle(event)
     failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
     ids = [r["messageId"] for r in event["Records"]]
     assert failed == set(ids[1:-1])
@@ -162,7 +181,7 @@ def test_malformed_events_are_batch_item_failures_not_crashes(aws):
 
 def test_a_batch_of_only_malformed_events_reports_every_record(aws):
     event = sqs_event("{", "[]")
-    result = ingest.handler(event, clock=lambda: NOW)
+    result = handle(event)
     assert len(result["batchItemFailures"]) == 2
 
 
@@ -191,9 +210,9 @@ def test_a_failed_entity_write_fails_exactly_its_messages(aws, monkeypatch):
     monkeypatch.setattr(aws, "put_item", put)
     event = sqs_event(session("ok", student_id="stu_1", tutor_id="tut_ok"),
                       session("bad", student_id="stu_1", tutor_id="tut_bad"))
-    result = ingest.handler(event, clock=lambda: NOW)
+    result = handle(event)
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
-    monkeypatch.undo()
+    monkeypatch.setattr(aws, "put_item", real_put)  # the fault ends; the environment stays
     assert metrics_item(aws, "stu_1")["sessions_7d"] == 2
     run(session("bad", student_id="stu_1", tutor_id="tut_bad"))  # the re-delivery
     assert metrics_item(aws, "stu_1")["sessions_7d"] == 2
@@ -239,3 +258,18 @@ def test_an_event_id_counts_once_whatever_its_timestamp(aws, monkeypatch, first,
 def test_an_id_repeated_in_one_batch_on_two_days_counts_once(aws):
     run(session("twice", "2026-11-20T08:00:00Z"), session("twice", "2026-11-21T08:00:00Z"))
     assert metrics_item(aws, "stu_1")["sessions_7d"] == 1
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_a_missing_table_variable_fails_before_any_record_is_read(aws, monkeypatch, value):
+    from tools.bench.counting import count_requests
+
+    monkeypatch.setattr("lambda_src.common.aws_clients.dynamodb", lambda: aws)
+    if value is None:
+        monkeypatch.delenv("METRICS_TABLE")
+    else:
+        monkeypatch.setenv("METRICS_TABLE", value)
+    with count_requests(aws) as counter, pytest.raises(MissingSetting, match="METRICS_TABLE"):
+        run(session("e1"))
+    assert counter.total == 0
+    assert metrics_item(aws, "stu_1") == {}  # nothing written, to the dev table or any other

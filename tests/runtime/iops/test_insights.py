@@ -5,10 +5,19 @@ from __future__ import annotations
 import time
 
 import boto3
+import pytest
 
 from lambda_src.common.requests import from_item, to_item
-from lambda_src.iops import ingest, insights, schema
-from tests.runtime.iops.conftest import INSIGHTS, METRICS, NOW, ib_call, session, sqs_event, stream_records
+from lambda_src.iops import ingest, insights, schema, settings
+from tests.runtime.iops.conftest import (
+    INSIGHTS,
+    METRICS,
+    LambdaContext,
+    ib_call,
+    session,
+    sqs_event,
+    stream_records,
+)
 
 
 def put_metrics(ddb, entity_id="stu_9", entity_type="student", **values):
@@ -18,16 +27,14 @@ def put_metrics(ddb, entity_id="stu_9", entity_type="student", **values):
     ddb.put_item(TableName=METRICS, Item=to_item(item))
 
 
-def writer_for(alerts, **kwargs):
-    return lambda: insights.InsightWriter(
-        ddb=boto3.client("dynamodb", region_name="us-east-1"),
-        sns=boto3.client("sns", region_name="us-east-1"),
-        table=INSIGHTS, topic_arn=alerts.topic_arn, **kwargs)
-
-
-def consume(alerts, records=None, **kwargs) -> dict:
+def consume(alerts, records=None) -> dict:
+    """The deployed handler on ``records`` (default: the whole metrics stream so far)."""
     event = {"Records": stream_records() if records is None else records}
-    return insights.handler(event, writer_factory=writer_for(alerts, **kwargs))
+    return insights.handler(event, LambdaContext())
+
+
+def ingest_batch(*bodies) -> None:
+    assert ingest.handler(sqs_event(*bodies), LambdaContext()) == {"batchItemFailures": []}
 
 
 def stored_insights(ddb, entity_id="stu_9") -> list[dict]:
@@ -94,14 +101,13 @@ def test_rating_drop_of_half_a_point_alerts_smaller_drop_does_not(aws, alerts):
 
 
 def test_ib_calls_crossing_through_real_ingest_alerts_once(aws, alerts):
-    clock = lambda: NOW  # noqa: E731
-    ingest.handler(sqs_event(session("s1"), session("s2")), clock=clock)
-    ingest.handler(sqs_event(*[ib_call(f"c{n}") for n in range(3)]), clock=clock)  # 3: at the threshold
+    ingest_batch(session("s1"), session("s2"))
+    ingest_batch(*[ib_call(f"c{n}") for n in range(3)])  # 3: at the threshold
     consume(alerts)
     assert stored_insights(aws, "stu_1") == []
 
-    ingest.handler(sqs_event(ib_call("c3")), clock=clock)  # 4 > 3
-    ingest.handler(sqs_event(ib_call("c4")), clock=clock)  # 5: still above, no new alert
+    ingest_batch(ib_call("c3"))  # 4 > 3
+    ingest_batch(ib_call("c4"))  # 5: still above, no new alert
     before = {r["dynamodb"]["SequenceNumber"] for r in stream_records()}
     consume(alerts, [r for r in stream_records() if r["dynamodb"]["SequenceNumber"] in before])
     found = stored_insights(aws, "stu_1")
@@ -131,15 +137,25 @@ def test_a_retried_batch_neither_duplicates_nor_republishes(aws, alerts):
     assert len(alerts.messages()) == 1
 
 
-def test_a_failing_write_is_reported_per_record(aws, alerts):
+def test_a_failing_write_is_reported_per_record(aws, alerts, monkeypatch):
     put_metrics(aws, health_score=75)
     put_metrics(aws, health_score=50)
     records = stream_records()
-    result = insights.handler({"Records": records}, writer_factory=lambda: insights.InsightWriter(
-        ddb=boto3.client("dynamodb", region_name="us-east-1"), sns=None,
-        table="no-such-table", topic_arn=None))
+    monkeypatch.setenv("INSIGHTS_TABLE", "no-such-table")
+    result = consume(alerts, records)
     # The INSERT had nothing to do; the MODIFY failed and is retried alone.
     assert result == {"batchItemFailures": [{"itemIdentifier": records[1]["dynamodb"]["SequenceNumber"]}]}
+    assert alerts.messages() == []
+
+
+@pytest.mark.parametrize("variable", ["INSIGHTS_TABLE", "ALERT_TOPIC_ARN"])
+def test_a_missing_variable_fails_before_any_record_is_read(aws, alerts, monkeypatch, variable):
+    put_metrics(aws, health_score=75)
+    put_metrics(aws, health_score=50)
+    monkeypatch.delenv(variable)
+    with pytest.raises(settings.MissingSetting, match=variable):
+        consume(alerts)
+    assert stored_insights(aws) == [] and alerts.messages() == []
 
 
 class FixedModel:
@@ -152,7 +168,11 @@ class FixedModel:
 def test_the_explanation_generator_plugs_in(aws, alerts):
     put_metrics(aws, health_score=75)
     put_metrics(aws, health_score=50)
-    consume(alerts, explainer=FixedModel())
+    writer = insights.InsightWriter(
+        ddb=boto3.client("dynamodb", region_name="us-east-1"), sns=boto3.client("sns", region_name="us-east-1"),
+        table=INSIGHTS, topic_arn=alerts.topic_arn, explainer=FixedModel())
+    for record in stream_records():
+        writer.process_record(record)
     [item] = stored_insights(aws)
     assert (item["model_used"], item["explanation"], item["recommendations"]) == (
         "test-model-v0", "churn_risk for stu_9", ["Call them"])
@@ -164,3 +184,18 @@ def test_rule_based_explainer_is_deterministic():
     first = insights.RuleBasedExplainer().explain(finding)
     assert first == insights.RuleBasedExplainer().explain(finding)
     assert first.text.startswith("Health score fell from 72 to 61")
+
+
+def test_the_sns_client_is_created_at_the_first_alert_not_the_first_batch(aws, alerts):
+    from lambda_src.common import aws_clients
+
+    def clients() -> int:  # the container's cached clients (the aws fixture starts with none)
+        return aws_clients.client.cache_info().currsize
+
+    put_metrics(aws, health_score=80)
+    put_metrics(aws, health_score=75)  # no rule crossed
+    assert consume(alerts) == {"batchItemFailures": []}
+    assert clients() == 1  # DynamoDB only
+    put_metrics(aws, health_score=60)
+    assert consume(alerts, stream_records()[-1:]) == {"batchItemFailures": []}
+    assert clients() == 2 and len(alerts.messages()) == 1

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
 
 from lambda_src.common.requests import from_item, to_item
-from lambda_src.iops import ingest, insights, recompute, schema
-from tests.runtime.iops.conftest import INSIGHTS, METRICS, NOW, ib_call, metrics_item, session, sqs_event, stream_records
+from lambda_src.iops import ingest, insights, metrics, recompute, schema, settings
+from tests.runtime.iops.conftest import (
+    INSIGHTS,
+    METRICS,
+    NOW,
+    LambdaContext,
+    ib_call,
+    metrics_item,
+    session,
+    set_clock,
+    sqs_event,
+    stream_records,
+)
 from tools.bench.counting import count_requests
 
 DAY = timedelta(days=1)
@@ -17,7 +27,8 @@ QUERIES_PER_RUN = 2 * len(schema.ENTITY_TYPES)  # two selections per entity type
 
 
 def ingest_at(now, *bodies):
-    assert ingest.handler(sqs_event(*bodies), clock=lambda: now) == {"batchItemFailures": []}
+    set_clock(now)
+    assert ingest.handler(sqs_event(*bodies), LambdaContext()) == {"batchItemFailures": []}
 
 
 def run(aws, now, **kwargs):
@@ -25,7 +36,7 @@ def run(aws, now, **kwargs):
 
 
 def windows(item) -> tuple:
-    return tuple(item.get(name) for name in recompute.DERIVED)
+    return tuple(item.get(name) for name in metrics.DERIVED)
 
 
 def students(n, now=NOW):
@@ -56,7 +67,7 @@ def test_a_quiet_entitys_windows_decay_day_by_day(aws):
     run(aws, NOW + 31 * DAY)  # 12-23: [11-24, 12-23] holds nothing either
     item = metrics_item(aws, "stu_1")
     assert windows(item) == (0, 0, 0, 0, 0, None, 40)  # no rating in 30 days: the neutral 20
-    assert "avg_rating" not in item and ingest.decode_days(item["days"]) == {}
+    assert "avg_rating" not in item and metrics.decode_days(item["days"]) == {}
     assert item["last_updated"] == "2026-11-22T12:00:00Z"
 
     with count_requests(aws) as counter:  # 32 days on: settled, and filtered out of the older tier
@@ -94,12 +105,12 @@ def test_a_concurrent_ingest_wins_and_keeps_its_counts(aws, monkeypatch):
         puts.append(kwargs["Item"]["entity_id"]["S"])
         if len(puts) == 1:  # an event lands between the recompute's read and its write
             event = ingest.parse_event(session("c", "2026-11-23T09:00:00Z"), now=later)
-            ingest.apply_to_entity(aws, METRICS, event, "stu_1", "student", later)
+            ingest.apply_events(aws, METRICS, [event], "stu_1", "student", later)
         return real_put(**kwargs)
 
     monkeypatch.setattr(aws, "put_item", racing_put)
     summary = run(aws, later)
-    monkeypatch.undo()
+    monkeypatch.setattr(aws, "put_item", real_put)  # the fault ends; the environment stays
     assert summary["races"] == 1
     # After re-reading, the item is the ingest's, already current today: nothing to write.
     assert (summary["written"], summary["unchanged"]) == (0, 1)
@@ -195,7 +206,7 @@ def test_older_entities_whose_windows_are_not_yet_zero_are_caught_up(aws):
 
 
 def test_an_event_from_just_after_midnight_is_counted_the_next_day(aws):
-    late = datetime(2026, 11, 22, 23, 58, tzinfo=timezone.utc)
+    late = datetime(2026, 11, 22, 23, 58, tzinfo=UTC)
     ingest_at(late, session("early", "2026-11-23T00:02:00Z"))  # within the 5-minute skew
     assert metrics_item(aws, "stu_1")["sessions_7d"] == 0  # 11-23 is not yet in the window
     run(aws, late + timedelta(minutes=17))
@@ -219,10 +230,7 @@ def test_a_drop_below_70_by_recompute_produces_a_churn_insight(aws, alerts):
 
     records = stream_records()
     assert [r["eventName"] for r in records] == ["INSERT", "MODIFY"]
-    writer = lambda: insights.InsightWriter(  # noqa: E731
-        ddb=boto3.client("dynamodb", region_name="us-east-1"), sns=boto3.client("sns", region_name="us-east-1"),
-        table=INSIGHTS, topic_arn=alerts.topic_arn)
-    assert insights.handler({"Records": records}, writer_factory=writer) == {"batchItemFailures": []}
+    assert insights.handler({"Records": records}, LambdaContext()) == {"batchItemFailures": []}
     found = [from_item(i) for i in aws.query(
         TableName=INSIGHTS, KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues=to_item({":pk": "insight#stu_1"}))["Items"]]
@@ -232,18 +240,18 @@ def test_a_drop_below_70_by_recompute_produces_a_churn_insight(aws, alerts):
     assert len(alerts.messages()) == 1
 
 
-class Context:
-    @staticmethod
-    def get_remaining_time_in_millis():
-        return 900_000
+def recompute_at(now, context=None):
+    """The deployed handler, its clock at ``now``."""
+    set_clock(now)
+    return recompute.handler({"source": "aws.events"}, context or LambdaContext())
 
 
 def test_handler_runs_a_pass_with_the_deployed_settings(aws, monkeypatch):
     monkeypatch.setattr("lambda_src.common.aws_clients.dynamodb", lambda: aws)
     students(3)
-    summary = recompute.handler({"source": "aws.events"}, Context(), clock=lambda: NOW + 6 * DAY)
+    summary = recompute_at(NOW + 6 * DAY)
     assert (summary["status"], summary["written"]) == ("complete", 3)
-    assert recompute.handler({}, Context(), clock=lambda: NOW + 6 * DAY)["written"] == 0
+    assert recompute_at(NOW + 6 * DAY)["written"] == 0
 
 
 def test_handler_fails_after_the_pass_when_an_item_cannot_be_written(aws, monkeypatch):
@@ -258,21 +266,25 @@ def test_handler_fails_after_the_pass_when_an_item_cannot_be_written(aws, monkey
     monkeypatch.setattr("lambda_src.common.aws_clients.dynamodb", lambda: aws)
     monkeypatch.setattr(aws, "put_item", put)
     with pytest.raises(RuntimeError, match="1 item"):
-        recompute.handler({}, Context(), clock=lambda: NOW + 6 * DAY)
-    monkeypatch.undo()
+        recompute_at(NOW + 6 * DAY)
+    monkeypatch.setattr(aws, "put_item", real_put)  # the fault ends; the environment stays
     assert [metrics_item(aws, f"stu_{n:03d}")["sessions_7d"] for n in range(3)] == [1, 2, 1]
     # Lambda's retry (or tomorrow's run) finishes the job and rewrites nothing else.
     assert run(aws, NOW + 6 * DAY)["written"] == 1
 
 
 def test_handler_returns_stopped_when_invoked_too_close_to_its_deadline(aws, monkeypatch):
-    class Late:
-        @staticmethod
-        def get_remaining_time_in_millis():
-            return recompute.SAFETY_MS - 1
-
     monkeypatch.setattr("lambda_src.common.aws_clients.dynamodb", lambda: aws)
     students(2)
-    summary = recompute.handler({}, Late(), clock=lambda: NOW + 6 * DAY)
+    summary = recompute_at(NOW + 6 * DAY, LambdaContext(remaining_ms=recompute.SAFETY_MS - 1))
     assert (summary["status"], summary["stopped_at"], summary["read"]) == ("stopped", "recent student", 0)
-    assert recompute.handler({}, Context(), clock=lambda: NOW + 6 * DAY)["written"] == 2
+    assert recompute_at(NOW + 6 * DAY)["written"] == 2
+
+
+def test_handler_without_its_table_variable_fails_before_any_request(aws, monkeypatch):
+    monkeypatch.setattr("lambda_src.common.aws_clients.dynamodb", lambda: aws)
+    students(2)
+    monkeypatch.delenv("METRICS_TABLE")
+    with count_requests(aws) as counter, pytest.raises(settings.MissingSetting, match="METRICS_TABLE"):
+        recompute_at(NOW + 6 * DAY)
+    assert counter.total == 0
