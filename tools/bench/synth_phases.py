@@ -183,14 +183,22 @@ def _env(cache_dir: str | None) -> dict[str, str]:
     return {**ENV, "LAMBDA_BUNDLE_CACHE": cache_dir or "off"}
 
 
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a synth; on failure, raise with the end of its output (the synth's own error)."""
+    run = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    if run.returncode != 0:
+        tail = "\n".join((run.stdout + run.stderr).strip().splitlines()[-15:])
+        raise RuntimeError(f"{' '.join(args[:6])} ... exited {run.returncode}:\n{tail}")
+    return run
+
+
 def run_variant(variant: Variant, warm_cache: str) -> dict[str, dict[str, float]]:
     """One fresh interpreter, one fresh output folder; the phases it measured."""
     with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as cold_cache:
         cache = {"cold": cold_cache, "warm": warm_cache}.get(variant.cache)
         flags = [str(int(f)) for f in (variant.app, variant.validation, variant.bundling, variant.nag)]
         started = time.perf_counter()
-        run = subprocess.run([sys.executable, "-m", "tools.bench.synth_phases", "--child", out, *flags],
-                             cwd=ROOT, env=_env(cache), capture_output=True, text=True, check=True)
+        run = _run([sys.executable, "-m", "tools.bench.synth_phases", "--child", out, *flags], _env(cache))
         phases = json.loads(run.stdout.strip().splitlines()[-1])
         phases["process (start to exit)"] = {"wall": time.perf_counter() - started, "cpu": float("nan"), "jsii": 0}
         return phases
@@ -199,8 +207,7 @@ def run_variant(variant: Variant, warm_cache: str) -> dict[str, dict[str, float]
 def fill_cache(cache_dir: str) -> None:
     """Synth the whole app once into a throwaway folder so that ``cache_dir`` holds every bundle."""
     with tempfile.TemporaryDirectory() as out:
-        subprocess.run([sys.executable, "-m", "tools.bench.synth_phases", "--child", out, "1", "0", "1", "0"],
-                       cwd=ROOT, env=_env(cache_dir), capture_output=True, text=True, check=True)
+        _run([sys.executable, "-m", "tools.bench.synth_phases", "--child", out, "1", "0", "1", "0"], _env(cache_dir))
 
 
 def measure(runs: int = 3) -> dict[str, dict[str, dict[str, float]]]:
@@ -281,7 +288,7 @@ def cli_synth(runs: int = 3) -> dict[str, dict[str, float]]:
                     cache = cold if "cold" in name else warm
                     args = [*cdk, "-o", out, *(empty if name == "empty app" else ["-c", "stage=dev"])]
                     wall, cpu = time.perf_counter(), _children_cpu()
-                    subprocess.run(args, cwd=ROOT, env=_env(cache), capture_output=True, check=True)
+                    _run(args, _env(cache))
                     samples[name].append((time.perf_counter() - wall, _children_cpu() - cpu))
     return {name: {"wall": statistics.median(s[0] for s in runs_), "cpu": statistics.median(s[1] for s in runs_)}
             for name, runs_ in samples.items()}
