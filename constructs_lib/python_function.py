@@ -15,18 +15,37 @@ The runtime is Python 3.11 because that is the Python the project bundles,
 compiles and tests with: bytecode is version-specific, and a ``.pyc`` made by
 another interpreter would be ignored by the runtime's.
 
+The bundling output is one zip per function, which CDK stages as it is (a
+folder of a few thousand small files costs more to write, walk and zip again
+at deploy than the zip costs to make). Finished zips are kept in
+``.cache/bundles/<key>/`` (``$LAMBDA_BUNDLE_CACHE`` moves the cache, ``off``
+disables it), so a synth into a fresh output folder copies one file per
+product instead of copying and compiling everything again. The key covers
+every input of a bundle: the product's and ``common``'s sources, the exact
+files of each runtime dependency (their ``RECORD``), the exact interpreter
+that compiles the bytecode, and this module's own code. An entry is used only
+while its zip still has the SHA-256 recorded when it was written; otherwise
+it is rebuilt.
+
 Each function gets its own role with only what it needs: its own log group,
 X-Ray, and whatever the stack grants through ``constructs_lib.access``.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import importlib.util
+import json
+import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
+import time
+import zipfile
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
@@ -57,6 +76,11 @@ PYC_OPTIMIZATION = 0  # Lambda starts the interpreter without -O
 PYC_INVALIDATION = "unchecked-hash"
 _PROVIDED_BY_RUNTIME = {"boto3", "botocore", "s3transfer", "urllib3", "python-dateutil", "six"}
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "*.dist-info")
+BUNDLE_CACHE_ENV = "LAMBDA_BUNDLE_CACHE"
+DEFAULT_BUNDLE_CACHE = LAMBDA_SRC.parent / ".cache" / "bundles"
+BUNDLE_CACHE_KEEP = 3  # entries kept per product: the current one and a few to switch branches back to
+_MANIFEST = "manifest.json"
+_ARCHIVE = "bundle.zip"
 
 
 def _requirement_names(lines: list[str]) -> list[str]:
@@ -155,14 +179,15 @@ def _compiled_dependencies() -> Path:
     whole app compiles them once instead of once per product.
     """
     staging = Path(tempfile.mkdtemp(prefix="lambda-deps-"))
+    atexit.register(shutil.rmtree, staging, True)
     for dist in runtime_distributions():
         copy_distribution(dist, staging)
     compile_bytecode(staging)
     return staging
 
 
-def build_bundle(product: str, output_dir: Path) -> Path:
-    """Write the bundle of ``product`` into ``output_dir`` and return it."""
+def _write_product_part(product: str, output_dir: Path) -> None:
+    """``lambda_src/__init__.py``, ``common`` and the product package, compiled, under ``output_dir``."""
     if not (LAMBDA_SRC / product).is_dir():
         raise ValueError(f"no runtime package lambda_src/{product}")
     package_dir = output_dir / "lambda_src"
@@ -170,9 +195,192 @@ def build_bundle(product: str, output_dir: Path) -> Path:
     shutil.copy2(LAMBDA_SRC / "__init__.py", package_dir / "__init__.py")
     for part in ("common", product):
         shutil.copytree(LAMBDA_SRC / part, package_dir / part, ignore=_IGNORE, dirs_exist_ok=True)
-    shutil.copytree(_compiled_dependencies(), output_dir, dirs_exist_ok=True)
     compile_bytecode(output_dir, package_dir)
+
+
+def build_bundle(product: str, output_dir: Path) -> Path:
+    """Write the bundle of ``product`` into ``output_dir`` as a folder and return it."""
+    _write_product_part(product, output_dir)
+    shutil.copytree(_compiled_dependencies(), output_dir, dirs_exist_ok=True)
     return output_dir
+
+
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold: the archive depends on content alone
+
+
+def _zip_folders(folders: list[Path], archive: Path) -> None:
+    """One zip of the files under ``folders`` (merged; a path in two of them is an error), in path
+    order, with fixed timestamps and each file's permission bits, so equal content gives equal bytes."""
+    files: dict[str, Path] = {}
+    for folder in folders:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                name = path.relative_to(folder).as_posix()
+                if name in files:
+                    raise ValueError(f"{name} is in two parts of the bundle")
+                files[name] = path
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as out:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (stat.S_IFREG | stat.S_IMODE(files[name].stat().st_mode)) << 16
+            out.writestr(info, files[name].read_bytes())
+
+
+def build_bundle_archive(product: str, archive: Path) -> Path:
+    """Write the bundle of ``product`` as one zip (what Lambda receives) and return its path.
+
+    The zip is written straight from the shared compiled dependencies and the
+    product's own compiled code, without assembling a folder of a few thousand
+    files first; CDK stages a bundling output that is a single archive as is,
+    and nothing zips it again at deploy.
+    """
+    with tempfile.TemporaryDirectory(prefix="lambda-product-") as tmp:
+        _write_product_part(product, Path(tmp))
+        _zip_folders([Path(tmp), _compiled_dependencies()], archive)
+    return archive
+
+
+def bundle_cache_dir() -> Path | None:
+    """Where finished bundles are kept between synths, or None when ``$LAMBDA_BUNDLE_CACHE`` is ``off``."""
+    value = os.environ.get(BUNDLE_CACHE_ENV)
+    if value is None:
+        return DEFAULT_BUNDLE_CACHE
+    if value.strip().lower() in ("", "off", "0", "false", "no"):
+        return None
+    return Path(value)
+
+
+@cache
+def _compiler_identity() -> str:
+    """The exact interpreter that compiles the bytecode: its version and its bytecode magic number."""
+    interpreter = runtime_interpreter()
+    if interpreter == sys.executable:
+        return f"{sys.version} {importlib.util.MAGIC_NUMBER.hex()}"
+    return subprocess.run(
+        [interpreter, "-c", "import sys, importlib.util; print(sys.version, importlib.util.MAGIC_NUMBER.hex())"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+
+
+def _distribution_fingerprint(name: str) -> str:
+    """A distribution's version and a digest of its installed files (pip's ``RECORD`` lists each
+    file's hash), so that other content under the same version number is told apart."""
+    dist = metadata.distribution(name)
+    digest = hashlib.sha256()
+    record = dist.read_text("RECORD")
+    if record is not None:
+        digest.update(record.encode())
+    else:  # installed without a RECORD: hash the files themselves
+        for file in sorted(dist.files or [], key=str):
+            path = Path(str(dist.locate_file(file)))
+            if path.is_file():
+                digest.update(str(file).encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"{name}=={dist.version} {digest.hexdigest()}"
+
+
+def bundle_cache_key(product: str) -> str:
+    """Everything that decides the bytes of ``product``'s bundle.
+
+    ``bundle_hash`` (the asset hash) covers the sources, the dependency
+    versions and the bytecode settings; the key adds what may differ between
+    machines without changing what is deployed: the dependencies' exact files,
+    the exact compiling interpreter, and this module (the code that builds
+    bundles).
+    """
+    digest = hashlib.sha256()
+    digest.update(f"{product}\0{bundle_hash(product)}\0{_compiler_identity()}\0".encode())
+    for dist in runtime_distributions():
+        digest.update(_distribution_fingerprint(dist).encode() + b"\0")
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _verified_entry(entry: Path) -> Path | None:
+    """The entry's archive if its bytes are exactly those recorded when it was written, else None."""
+    archive = entry / _ARCHIVE
+    try:
+        recorded = json.loads((entry / _MANIFEST).read_text())["sha256"]
+        if _file_digest(archive) != recorded:
+            return None
+        os.utime(entry / _MANIFEST)  # last use, for pruning
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return archive
+
+
+_ENTRY_NAME = re.compile(r"[0-9a-f]{64}")
+_UNFINISHED_NAME = re.compile(r"\.[0-9a-f]{16}-")
+
+
+def _prune(cache_dir: Path, product: str) -> None:
+    """Keep the ``BUNDLE_CACHE_KEEP`` most recently used entries of ``product``, and remove what
+    a synth that stopped midway left (unfinished entries older than an hour). Only names the
+    cache itself writes are touched, wherever ``$LAMBDA_BUNDLE_CACHE`` points."""
+    entries: list[tuple[float, Path]] = []
+    for entry in cache_dir.iterdir():
+        try:
+            if _UNFINISHED_NAME.match(entry.name):
+                if entry.stat().st_mtime < time.time() - 3600:
+                    shutil.rmtree(entry, ignore_errors=True)
+            elif _ENTRY_NAME.fullmatch(entry.name):
+                manifest = json.loads((entry / _MANIFEST).read_text())
+                if manifest.get("product") == product:
+                    entries.append(((entry / _MANIFEST).stat().st_mtime, entry))
+        except (OSError, ValueError):  # removed meanwhile, or damaged: cached_bundle never uses it
+            continue
+    for _, entry in sorted(entries, reverse=True)[BUNDLE_CACHE_KEEP:]:
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def cached_bundle(product: str, cache_dir: Path) -> Path:
+    """``product``'s bundle archive from the cache, built into it first when missing or damaged.
+
+    An entry is written under a temporary name and renamed into place once
+    complete, so a synth that stops midway leaves nothing that looks finished;
+    an entry whose archive no longer matches its recorded digest is deleted
+    and rebuilt, never used.
+    """
+    key = bundle_cache_key(product)
+    entry = cache_dir / key
+    for _ in range(2):
+        found = _verified_entry(entry)
+        if found is not None:
+            return found
+        shutil.rmtree(entry, ignore_errors=True)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=cache_dir))
+        try:
+            build_bundle_archive(product, staging / _ARCHIVE)
+            manifest = {"product": product, "asset_hash": bundle_hash(product), "compiler": _compiler_identity(),
+                        "sha256": _file_digest(staging / _ARCHIVE)}
+            (staging / _MANIFEST).write_text(json.dumps(manifest, indent=1))
+            os.rename(staging, entry)
+            _prune(cache_dir, product)
+            return entry / _ARCHIVE
+        except OSError:
+            if not entry.is_dir():  # not a concurrent synth that finished the same entry first
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    raise RuntimeError(f"bundle cache entry {entry} could not be written and verified")
+
+
+def bundle_into(product: str, output_dir: Path) -> Path:
+    """Put ``product``'s bundle archive into ``output_dir`` (CDK's bundling output), through the
+    cache unless it is off; return the archive's path."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = output_dir / _ARCHIVE
+    cache_dir = bundle_cache_dir()
+    if cache_dir is None:
+        return build_bundle_archive(product, target)
+    shutil.copyfile(cached_bundle(product, cache_dir), target)
+    return target
 
 
 @jsii.implements(ILocalBundling)
@@ -183,7 +391,7 @@ class LocalBundler:
         self.product = product
 
     def try_bundle(self, output_dir: str, *, image, **_options) -> bool:  # noqa: D401
-        build_bundle(self.product, Path(output_dir))
+        bundle_into(self.product, Path(output_dir))
         return True
 
 

@@ -15,6 +15,7 @@ world, which is what ``make bench`` does.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -295,7 +296,7 @@ def source_loop(client, table: str, keys: list[dict], pause_s: float = SOURCE_SL
     alone after a fixed ``time.sleep(0.1)`` until none are left, then the next 100."""
     found = []
     for start in range(0, len(keys), 100):
-        request = {table: {"Keys": keys[start:start + 100]}}
+        request: dict | None = {table: {"Keys": keys[start:start + 100]}}
         while request:
             response = client.batch_get_item(RequestItems=request)
             found.extend(response["Responses"].get(table, []))
@@ -326,8 +327,6 @@ def _source(table, names, fraction, latency, sample_chunks) -> dict:
 def _floors(table, names, fraction, latency, concurrency) -> dict:
     """Full requests of 100 on a stub that holds nothing back, ``ceil(ceil(n/100)/(1-p))`` of
     them: the fewest a reader can send. Sent one at a time, then ``concurrency`` at a time."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from lambda_src.dephealth.packages import package_key
 
     chunk = [package_key(e, name) for e, name in names[:100]]
@@ -335,21 +334,25 @@ def _floors(table, names, fraction, latency, concurrency) -> dict:
     out = {"requests": count}
     for label, workers in (("sequential_s", 1), ("concurrent_s", concurrency)):
         client, stub = _stub_client(), _stub(table, names[:100], 0.0, **latency)
-
-        def send(_):
-            client.batch_get_item(RequestItems={table: {"Keys": chunk}})
-
-        def run():
-            if workers == 1:
-                for i in range(count):
-                    send(i)
-            else:
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    list(pool.map(send, range(count)))
-            return count * len(chunk)
-
-        out[label] = _timed(stub, client, run)["s"]
+        out[label] = _timed(stub, client, functools.partial(_send_full_requests, client, table, chunk, count,
+                                                            workers))["s"]
     return out
+
+
+def _send_full_requests(client, table: str, chunk: list[dict], count: int, workers: int) -> int:
+    """``count`` BatchGetItem requests of ``chunk``, ``workers`` at a time; the keys asked for."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(_):
+        client.batch_get_item(RequestItems={table: {"Keys": chunk}})
+
+    if workers == 1:
+        for i in range(count):
+            send(i)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(send, range(count)))
+    return count * len(chunk)
 
 
 def batch_read_benchmark(n: int = 10_000, fraction: float = 0.3, *, latency_s: float = BATCH_LATENCY_S,

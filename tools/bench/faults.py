@@ -152,7 +152,7 @@ class FaultyClient:
                                          "Message": "throttled"}}, "BatchGetItem")
         held_ids = {id(k) for k in held}
         served = [k for k in keys if id(k) not in held_ids]
-        response = {"Responses": {table: []}, "UnprocessedKeys": {}}
+        response: dict[str, dict] = {"Responses": {table: []}, "UnprocessedKeys": {}}
         if served:
             real = self._client.batch_get_item(RequestItems={table: {**request, "Keys": served}}, **kwargs)
             response["Responses"][table] = real["Responses"].get(table, [])

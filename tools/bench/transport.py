@@ -81,7 +81,7 @@ class StubTable:
                     served.append(self.items[kid])
             self.keys_held += len(held)
         time.sleep(self.latency_s + self.per_key_s * len(keys))
-        answer = {"Responses": {table: served}, "UnprocessedKeys": {}}
+        answer: dict[str, dict] = {"Responses": {table: served}, "UnprocessedKeys": {}}
         if held:
             answer["UnprocessedKeys"] = {table: {"Keys": held}}
         return answer
