@@ -40,9 +40,11 @@ def make_base(tree) -> None:
     block = _drop(block, r"\n\s*MAGIC_TOKEN_INDEX,", "MAGIC_TOKEN_INDEX in indexes")
     block = _drop(block, r'\n\s*AccessPattern\(\s*name="user-by-magic-token",.*?\n        \),', "the magic-token pattern")
     schema.write_text(text[:start] + block + text[end:])
-    service = tree / "stacks" / "dephealth_service.py"
-    service.write_text(_drop(service.read_text(), r'schema\.MAGIC_TOKEN_INDEX\.name: \("dynamodb:Query",\),\s*',
-                             "the magic-token-index grant"))
+    service = tree / "stacks" / "dephealth" / "service.py"
+    service.write_text(_drop(
+        service.read_text(),
+        r'\n\s*TableGrant\(_KEYS, \("dynamodb:Query",\), index_name=schema\.MAGIC_TOKEN_INDEX\.name\),',
+        "the magic-token-index grant"))
 
 
 def test_rehearsal_adds_the_magic_token_index_and_ttl_under_live_users(tmp_path):

@@ -21,6 +21,7 @@ import math
 import time
 from contextlib import contextmanager
 
+from lambda_src.dephealth.schema import API_KEYS, PACKAGES
 from tools.bench.faults import moto_tables, patched_env
 
 PRODUCT = "dephealth"
@@ -33,13 +34,13 @@ SEQUENTIAL_SAMPLE = 500
 def _world(client=None):
     """The caller's moto world as is, or a private one with the DepHealth tables.
 
-    The private one drops table-name overrides, so the handlers use the
-    schema's names, which are the names of the tables it creates.
+    The private one sets the table names to the schema's dev names, which are
+    the names of the tables it creates.
     """
     if client is not None:
         yield client
         return
-    with patched_env({"PACKAGES_TABLE": None, "API_KEYS_TABLE": None}), \
+    with patched_env({"PACKAGES_TABLE": PACKAGES.table_name("dev"), "API_KEYS_TABLE": API_KEYS.table_name("dev")}), \
             moto_tables(["DepHealthData"]) as own:
         yield own
 

@@ -28,10 +28,22 @@ def _event(method: str, path: str, *, api_key=None, body=None, query=None, heade
             "body": None if body is None else json.dumps(body)}
 
 
+class _Context:
+    """The Lambda context the handler's logger reads (``inject_lambda_context``)."""
+
+    function_name = "bench"
+    memory_limit_in_mb = 512
+    aws_request_id = "bench"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
 def _call(method: str, path: str, **kwargs) -> dict:
     from lambda_src.kv.api import handler
 
-    raw = handler(_event(method, path, **kwargs), None)
+    raw = handler(_event(method, path, **kwargs), _Context())
     headers = {k: v[-1] for k, v in (raw.get("multiValueHeaders") or {}).items()}
     headers.update(raw.get("headers") or {})
     return {"status": raw["statusCode"], "body": json.loads(raw["body"]), "headers": headers}
