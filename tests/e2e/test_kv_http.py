@@ -41,7 +41,8 @@ def test_me(kv, http, user):
 def test_namespace_listing_and_idempotent_create(kv, http, user, ns):
     key = {"x-api-key": user["apiKey"]}
     assert http("PUT", f"{kv}/namespaces/{ns}", headers=key).status == 200
-    names = [n["namespace"] if isinstance(n, dict) else n for n in http("GET", f"{kv}/namespaces", headers=key).body["namespaces"]]
+    listed = http("GET", f"{kv}/namespaces", headers=key).body["namespaces"]
+    names = [n["namespace"] if isinstance(n, dict) else n for n in listed]
     assert ns in names
 
 

@@ -38,7 +38,8 @@ def make_base(tree) -> None:
     block = text[start:end]
     block = _drop(block, r'\n\s*ttl_attribute="ttl",', "ttl_attribute")
     block = _drop(block, r"\n\s*MAGIC_TOKEN_INDEX,", "MAGIC_TOKEN_INDEX in indexes")
-    block = _drop(block, r'\n\s*AccessPattern\(\s*name="user-by-magic-token",.*?\n        \),', "the magic-token pattern")
+    block = _drop(block, r'\n\s*AccessPattern\(\s*name="user-by-magic-token",.*?\n        \),',
+                  "the magic-token pattern")
     schema.write_text(text[:start] + block + text[end:])
     service = tree / "stacks" / "dephealth" / "service.py"
     service.write_text(_drop(

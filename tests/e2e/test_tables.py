@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tools.catalog import ALL_TABLES
 from lambda_src.common.requests import build_request, from_item
 from lambda_src.common.schema_types import iter_patterns
+from tools.catalog import ALL_TABLES
 from tools.local.deploy import renamed_spec
 from tools.local.fidelity import DIFFERS, UNREPORTED, compare, describe
 

@@ -11,10 +11,10 @@ import json
 
 import pytest
 
-from tools.catalog import ALL_TABLES
 from lambda_src.common.requests import to_item
 from lambda_src.mfh import schema as mfh
 from tools.admin import main
+from tools.catalog import ALL_TABLES
 
 AWS = ["--target", "aws", "--region", "us-east-1"]
 
@@ -223,7 +223,8 @@ def test_put_validates_and_writes(capsys, loaded, tmp_path):
 
     assert_usage_error(capsys, "put", "mfh.platforms", '{"slug": "x"}', contains="missing key attribute(s) platform_id")
     assert_usage_error(capsys, "put", "mfh.platforms", '{"platform_id": 5}', contains="must be a string")
-    assert_usage_error(capsys, "put", "mfh.platforms", '{"platform_id": "p", "slug": 7}', contains="slug must be a string")
+    assert_usage_error(capsys, "put", "mfh.platforms", '{"platform_id": "p", "slug": 7}',
+                       contains="slug must be a string")
     assert_usage_error(capsys, "put", "iops.metrics",
                        '{"entity_id": "e", "entity_type": "student", "health_score": "abc"}',
                        contains="health_score must be a number")

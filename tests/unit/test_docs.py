@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from tools.catalog import ALL_TABLES
 from lambda_src.common.schema_types import item_type
 from tools import docs_gen
+from tools.catalog import ALL_TABLES
 
 TEXT = docs_gen.render()
 

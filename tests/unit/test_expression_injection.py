@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 
-from tools.catalog import find_table
 from lambda_src.common.requests import build_request, from_item, to_item
 from tools.admin.connect import Connection
 from tools.admin.core import update_item
+from tools.catalog import find_table
 
 HOSTILE = [
     "x) OR attribute_exists(#pk",
@@ -52,7 +52,7 @@ def test_admin_update_stores_hostile_names_and_values_literally(aws):
 
     event = "provide-client-params.dynamodb.UpdateItem"
     aws.meta.events.register(event, record)
-    sets = {name: value for name, value in zip(HOSTILE, reversed(HOSTILE))}
+    sets = {name: value for name, value in zip(HOSTILE, reversed(HOSTILE), strict=True)}
     try:
         item = update_item(conn, spec, {"helper_id": "hlp_1"}, sets, [], "dev")
     finally:

@@ -170,4 +170,5 @@ def test_shell_names_of_resources():
     assert shell_name(Resource("KvStorage-dev-Api", "ApiC8550315", "api", "abc")) == "KV_URL"
     assert shell_name(Resource("DepHealth-dev-Service", "Api", "api", "abc")) == "DEPHEALTH_URL"
     assert shell_name(Resource("x", "IngestQueue2280FF4E", "queue", "u")) == "INGEST_QUEUE_URL"
-    assert shell_name(Resource("x", "CollectorDeadLetterQueueCA766960", "queue", "u")) == "COLLECTOR_DEAD_LETTER_QUEUE_URL"
+    dead_letters = Resource("x", "CollectorDeadLetterQueueCA766960", "queue", "u")
+    assert shell_name(dead_letters) == "COLLECTOR_DEAD_LETTER_QUEUE_URL"

@@ -6,13 +6,18 @@ from decimal import Decimal
 
 import pytest
 
-from tools.catalog import ALL_TABLES, find_table
 from lambda_src.common.requests import build_request, from_item, to_item
 from lambda_src.common.schema_types import (
-    AccessPattern, Attr, Index, KeyFormat, SchemaError, TableSpec,
+    AccessPattern,
+    Attr,
+    Index,
+    KeyFormat,
+    SchemaError,
+    TableSpec,
 )
 from lambda_src.iops.schema import METRICS
 from lambda_src.kv.schema import TABLE as KV
+from tools.catalog import ALL_TABLES, find_table
 
 
 def test_key_format_builds_parses_and_prefixes():
