@@ -23,7 +23,7 @@ class MissingSetting(RuntimeError):
 
 def required(name: str) -> str:
     """The value of ``name``, or ``MissingSetting``."""
-    value = os.environ.get(name)
+    value = os.environ.get(name, "").strip()
     if not value:
         raise MissingSetting(name)
     return value

@@ -12,7 +12,17 @@ import os
 
 from lambda_src.common.environment import require, required
 
-from .declarations import API_KEYS_TABLE_VAR, DEFAULT_MAIL_FROM, DLQ_MAX_ATTEMPTS, PACKAGES_TABLE_VAR, TABLE_VARS
+from .declarations import (
+    API_KEYS_TABLE_VAR,
+    DEFAULT_MAIL_FROM,
+    DLQ_MAX_ATTEMPTS,
+    DLQ_MAX_ATTEMPTS_VAR,
+    MAIL_FROM_VAR,
+    MAIL_QUEUE_URL_VAR,
+    PACKAGES_TABLE_VAR,
+    PUBLIC_BASE_URL_VAR,
+    TABLE_VARS,
+)
 
 TIER_QUOTAS = {"free": 1_000, "pro": 50_000, "enterprise": 1_000_000}
 DEFAULT_TIER = "free"
@@ -43,7 +53,7 @@ def api_keys_table() -> str:
 
 def public_base_url() -> str:
     """Where login and verification links point (the API's public URL)."""
-    return os.environ.get("PUBLIC_BASE_URL", "https://api.dephealth.example").rstrip("/")
+    return os.environ.get(PUBLIC_BASE_URL_VAR, "https://api.dephealth.example").rstrip("/")
 
 
 def demo_limit() -> int:
@@ -51,20 +61,17 @@ def demo_limit() -> int:
 
 
 def dlq_max_attempts() -> int:
-    return int(os.environ.get("DLQ_MAX_ATTEMPTS", DLQ_MAX_ATTEMPTS))
+    return int(os.environ.get(DLQ_MAX_ATTEMPTS_VAR, DLQ_MAX_ATTEMPTS))
 
 
 def mail_queue_url() -> str:
     """The queue that hands mail requests from the auth routes to the mail worker."""
-    url = os.environ.get("MAIL_QUEUE_URL")
-    if not url:
-        raise RuntimeError("MAIL_QUEUE_URL is not set")
-    return url
+    return required(MAIL_QUEUE_URL_VAR)
 
 
 def mail_from() -> str:
     """The SES identity (an address) that DepHealth's mail is sent from."""
-    return os.environ.get("MAIL_FROM", DEFAULT_MAIL_FROM)
+    return os.environ.get(MAIL_FROM_VAR, DEFAULT_MAIL_FROM)
 
 
 def mail_limit() -> int:

@@ -11,6 +11,12 @@ from __future__ import annotations
 PACKAGES_TABLE_VAR = "PACKAGES_TABLE"
 API_KEYS_TABLE_VAR = "API_KEYS_TABLE"
 TABLE_VARS = (PACKAGES_TABLE_VAR, API_KEYS_TABLE_VAR)
+# Set on some functions only: the mail sender and links (Mailer), the mail
+# queue (AuthApi), the collector's retry bound (CollectorDlqProcessor).
+MAIL_FROM_VAR = "MAIL_FROM"
+PUBLIC_BASE_URL_VAR = "PUBLIC_BASE_URL"
+MAIL_QUEUE_URL_VAR = "MAIL_QUEUE_URL"
+DLQ_MAX_ATTEMPTS_VAR = "DLQ_MAX_ATTEMPTS"
 
 # Deliveries of a collector message before it is stored as FAILED; the queue
 # lets two more through before its dead-letter queue takes a message.

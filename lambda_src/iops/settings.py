@@ -9,30 +9,23 @@ for the bundling check and the cold-start benchmark.)
 
 from __future__ import annotations
 
-import os
+from lambda_src.common.environment import MissingSetting, required
 
+from .declarations import ALERT_TOPIC_ARN_VAR, INSIGHTS_TABLE_VAR, METRICS_TABLE_VAR
 
-class MissingSetting(RuntimeError):
-    """An environment variable the deployed function needs is not set."""
-
-
-def required(name: str) -> str:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise MissingSetting(f"environment variable {name} is not set (the function's stack sets it)")
-    return value
+__all__ = ["MissingSetting", "alert_topic_arn", "insights_table", "metrics_table"]
 
 
 def metrics_table() -> str:
     """The metrics table (ingest and the daily recompute)."""
-    return required("METRICS_TABLE")
+    return required(METRICS_TABLE_VAR)
 
 
 def insights_table() -> str:
     """The insights table (the metrics-stream consumer)."""
-    return required("INSIGHTS_TABLE")
+    return required(INSIGHTS_TABLE_VAR)
 
 
 def alert_topic_arn() -> str:
     """The SNS topic risk alerts are published to (the metrics-stream consumer)."""
-    return required("ALERT_TOPIC_ARN")
+    return required(ALERT_TOPIC_ARN_VAR)

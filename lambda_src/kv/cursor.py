@@ -21,6 +21,7 @@ from functools import lru_cache
 from lambda_src.common import decoding
 from lambda_src.common.aws_clients import client
 from lambda_src.kv import deadline
+from lambda_src.kv.declarations import CURSOR_SECRET_ARN_VAR
 
 VERSION = 1
 MAX_CHARS = 8192  # a key is up to 512 UTF-8 bytes, escaped in JSON, then base64url
@@ -32,7 +33,7 @@ class InvalidCursor(Exception):
 
 @lru_cache(maxsize=1)
 def _secret() -> bytes:
-    arn = os.environ.get("KV_CURSOR_HMAC_ARN")
+    arn = os.environ.get(CURSOR_SECRET_ARN_VAR)
     if not arn:
         raise RuntimeError("KV_CURSOR_HMAC_ARN is not set")
     secrets = client("secretsmanager")

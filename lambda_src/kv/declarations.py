@@ -11,6 +11,7 @@ from __future__ import annotations
 TABLE_NAME_VAR = "TABLE_NAME"
 GSI_NAME_VAR = "GSI_NAME"
 READ_FLUSH_EVERY_VAR = "KV_READ_FLUSH_EVERY"
+CURSOR_SECRET_ARN_VAR = "KV_CURSOR_HMAC_ARN"
 
 # Reads metered per UpdateItem when the ``kvReadFlushEvery`` context is not
 # set: 1 keeps every user's request count exact (see ``meter``).

@@ -129,22 +129,22 @@ class DepHealthServiceStack(Stack):
             for spec in schema.TABLES
         }
         env = {
-            "PACKAGES_TABLE": self.tables[schema.PACKAGES.alias].table_name,
-            "API_KEYS_TABLE": self.tables[schema.API_KEYS.alias].table_name,
+            declarations.PACKAGES_TABLE_VAR: self.tables[schema.PACKAGES.alias].table_name,
+            declarations.API_KEYS_TABLE_VAR: self.tables[schema.API_KEYS.alias].table_name,
         }
         self.functions = {
             "AuthApi": self._function("AuthApi", "auth_api.handler", "DepHealth signup, verification and login", env,
                                       invoked_by=Invocation.API),
             "Mailer": self._function("Mailer", "mail_worker.handler",
                                      "DepHealth mail queue: signup and login links, sent with SES",
-                                     {**env, "MAIL_FROM": self.mail_from}, timeout=30,
+                                     {**env, declarations.MAIL_FROM_VAR: self.mail_from}, timeout=30,
                                      invoked_by=Invocation.QUEUE),
             "PackagesApi": self._function("PackagesApi", "packages_api.handler",
                                           "DepHealth package reads (API key or demo)", env, memory=512,
                                           invoked_by=Invocation.API),
             "CollectorDlqProcessor": self._function(
                 "CollectorDlqProcessor", "dlq.handler", "DepHealth collector queue: bounded retries, FAILED records",
-                {**env, "DLQ_MAX_ATTEMPTS": str(declarations.DLQ_MAX_ATTEMPTS)}, timeout=30,
+                {**env, declarations.DLQ_MAX_ATTEMPTS_VAR: str(declarations.DLQ_MAX_ATTEMPTS)}, timeout=30,
                 invoked_by=Invocation.QUEUE),
             "MonthlyReset": self._function("MonthlyReset", "monthly_reset.handler",
                                            "DepHealth monthly usage reset (checkpointed Scan)", env, timeout=900),
@@ -167,7 +167,7 @@ class DepHealthServiceStack(Stack):
         self._schedule(stage)
         self._api(stage)
         # Links in mail point at this API (after _api: the Mailer is not behind it, so no cycle).
-        self.functions["Mailer"].function.add_environment("PUBLIC_BASE_URL", self.rest.url)
+        self.functions["Mailer"].function.add_environment(declarations.PUBLIC_BASE_URL_VAR, self.rest.url)
         for fn_id, fn in self.functions.items():
             CfnOutput(self, f"{fn_id}FunctionName", value=fn.function.function_name)
 
@@ -205,7 +205,7 @@ class DepHealthServiceStack(Stack):
             visibility_timeout=Duration.seconds(180), encryption=sqs.QueueEncryption.SQS_MANAGED,
         )
         auth, mailer = self.functions["AuthApi"].function, self.functions["Mailer"].function
-        auth.add_environment("MAIL_QUEUE_URL", self.mail_queue.queue_url)
+        auth.add_environment(declarations.MAIL_QUEUE_URL_VAR, self.mail_queue.queue_url)
         auth.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"],
                                                     resources=[self.mail_queue.queue_arn]))
         queues.consume(self.functions["Mailer"], self.mail_queue, batch_size=10, max_concurrency=QUEUE_MAX_CONCURRENCY)

@@ -22,7 +22,7 @@ from constructs_lib import queues
 from constructs_lib.access import TableByName, grant
 from constructs_lib.python_function import Invocation, PythonFunction
 from constructs_lib.scheduled_target import ScheduledInvocation
-from lambda_src.iops import schema
+from lambda_src.iops import declarations, schema
 
 # The daily recompute: one Query page per selection, a consistent GetItem
 # after a lost write race, one conditional PutItem per changed item.
@@ -58,7 +58,7 @@ class IOpsCoreStack(Stack):
             description="IOps metric ingest: session / IB-call events -> per-entity aggregates",
             stage=stage,
             invoked_by=Invocation.QUEUE,
-            environment={"METRICS_TABLE": schema.METRICS.table_name(stage)},
+            environment={declarations.METRICS_TABLE_VAR: schema.METRICS.table_name(stage)},
             timeout=Duration.seconds(30),
             role=self.execution_role,
         )
@@ -78,7 +78,7 @@ class IOpsCoreStack(Stack):
             handler="recompute.handler",
             description="IOps daily window recompute: slides the windows of entities without new events",
             stage=stage,
-            environment={"METRICS_TABLE": metrics.table_name},
+            environment={declarations.METRICS_TABLE_VAR: metrics.table_name},
             timeout=Duration.minutes(15),
         )
         grant(self.recompute, metrics, actions=RECOMPUTE_TABLE_ACTIONS)

@@ -23,7 +23,7 @@ from constructs import Construct
 
 from constructs_lib import queues
 from constructs_lib.python_function import Invocation, PythonFunction
-from lambda_src.iops import schema
+from lambda_src.iops import declarations, schema
 
 STREAM_READ_ACTIONS = (
     "dynamodb:DescribeStream",
@@ -82,8 +82,8 @@ class IOpsIntelligenceStack(Stack):
             stage=stage,
             invoked_by=Invocation.STREAM,
             environment={
-                "INSIGHTS_TABLE": schema.INSIGHTS.table_name(stage),
-                "ALERT_TOPIC_ARN": self.alert_topic.topic_arn,
+                declarations.INSIGHTS_TABLE_VAR: schema.INSIGHTS.table_name(stage),
+                declarations.ALERT_TOPIC_ARN_VAR: self.alert_topic.topic_arn,
             },
             timeout=Duration.seconds(60),
             role=self.role,

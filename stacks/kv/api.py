@@ -20,6 +20,7 @@ from constructs import Construct
 from constructs_lib.access import TableByName, grant
 from constructs_lib.python_function import Invocation, PythonFunction
 from constructs_lib.rest_api import ApiProtection, JsonRestApi
+from lambda_src.kv import declarations
 
 from .data import KvDataStack
 
@@ -85,10 +86,10 @@ class KvApiStack(Stack):
             stage=stage,
             invoked_by=Invocation.API,
             environment={
-                "TABLE_NAME": data.schema_table.table_name,
-                "GSI_NAME": data.gsi_name,
-                "KV_READ_FLUSH_EVERY": str(read_flush_every),
-                "KV_CURSOR_HMAC_ARN": self.cursor_secret.secret_arn,
+                declarations.TABLE_NAME_VAR: data.schema_table.table_name,
+                declarations.GSI_NAME_VAR: data.gsi_name,
+                declarations.READ_FLUSH_EVERY_VAR: str(read_flush_every),
+                declarations.CURSOR_SECRET_ARN_VAR: self.cursor_secret.secret_arn,
             },
             memory_size=512,
             timeout=Duration.seconds(10),

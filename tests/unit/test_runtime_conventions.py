@@ -188,7 +188,8 @@ def test_the_clock_is_patched_in_one_place(monkeypatch):
 
 
 @pytest.mark.parametrize("module", ["lambda_src.kv.declarations", "lambda_src.dephealth.declarations",
-                                    "lambda_src.kv.plans", "lambda_src.common.errors"])
+                                    "lambda_src.iops.declarations", "lambda_src.kv.plans",
+                                    "lambda_src.common.errors"])
 def test_declarations_the_stacks_read_are_pure(module):
     """Importing them pulls in neither boto3 nor Powertools: the stacks and tools read them cheaply."""
     heavy = ("boto3", "botocore", "aws_lambda_powertools")
@@ -209,4 +210,18 @@ def test_the_stacks_set_what_the_declarations_say(dev_templates):
     assert kv_env[kv.READ_FLUSH_EVERY_VAR] == str(kv.DEFAULT_READ_FLUSH_EVERY)
     dephealth_envs = [env for env in envs if env.get("POWERTOOLS_SERVICE_NAME") == "dephealth"]
     assert dephealth_envs and all(set(dephealth.TABLE_VARS) <= set(env) for env in dephealth_envs)
-    assert any(env.get("DLQ_MAX_ATTEMPTS") == str(dephealth.DLQ_MAX_ATTEMPTS) for env in dephealth_envs)
+    assert any(env.get(dephealth.DLQ_MAX_ATTEMPTS_VAR) == str(dephealth.DLQ_MAX_ATTEMPTS) for env in dephealth_envs)
+    assert any(dephealth.MAIL_FROM_VAR in env and dephealth.PUBLIC_BASE_URL_VAR in env for env in dephealth_envs)
+    assert any(dephealth.MAIL_QUEUE_URL_VAR in env for env in dephealth_envs)
+    assert kv.CURSOR_SECRET_ARN_VAR in kv_env
+
+
+def test_the_iops_stacks_set_what_its_declarations_say(dev_templates):
+    from lambda_src.iops import declarations as iops
+
+    handlers = {r["Properties"]["Handler"]: r["Properties"]["Environment"]["Variables"]
+                for t in dev_templates.values() for r in t["Resources"].values()
+                if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"].startswith("lambda_src.iops.")}
+    assert iops.METRICS_TABLE_VAR in handlers["lambda_src.iops.ingest.handler"]
+    assert iops.METRICS_TABLE_VAR in handlers["lambda_src.iops.recompute.handler"]
+    assert {iops.INSIGHTS_TABLE_VAR, iops.ALERT_TOPIC_ARN_VAR} <= set(handlers["lambda_src.iops.insights.handler"])
