@@ -21,24 +21,6 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
 
-def _dev_table_names() -> dict[str, str]:
-    """DepHealth's table names as its dev stack sets them, for code run outside the moto world.
-
-    The handlers refuse to run without them; benchmarks on stub clients read
-    them too. Tests in the moto world get every function's variables from the
-    synthesized templates (``aws``).
-    """
-    from lambda_src.dephealth import declarations
-    from lambda_src.dephealth.schema import API_KEYS, PACKAGES
-
-    return {declarations.PACKAGES_TABLE_VAR: PACKAGES.table_name("dev"),
-            declarations.API_KEYS_TABLE_VAR: API_KEYS.table_name("dev")}
-
-
-for _var, _value in _dev_table_names().items():
-    os.environ.setdefault(_var, _value)
-
-
 @pytest.fixture(scope="session")
 def dev_synthesis() -> Synthesis:
     """The dev app: templates and the cdk-nag findings left unacknowledged (AwsSolutions)."""

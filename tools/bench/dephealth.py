@@ -360,11 +360,18 @@ def batch_read_benchmark(n: int = 10_000, fraction: float = 0.3, *, latency_s: f
                          per_key_s: float = BATCH_PER_KEY_S, source_sample_chunks: int = SOURCE_SAMPLE_CHUNKS,
                          concurrency: int | None = None) -> dict:
     """``n`` package reads five ways on the transport stub, with the same seeded held keys."""
-    from lambda_src.dephealth import config
+    # The handlers' modules read the table names the stack sets; the stub answers for any name.
+    with patched_env({"PACKAGES_TABLE": PACKAGES.table_name("dev"), "API_KEYS_TABLE": API_KEYS.table_name("dev")}):
+        return _batch_read_benchmark(n, fraction, latency_s=latency_s, per_key_s=per_key_s,
+                                     source_sample_chunks=source_sample_chunks, concurrency=concurrency)
+
+
+def _batch_read_benchmark(n: int, fraction: float, *, latency_s: float, per_key_s: float,
+                          source_sample_chunks: int, concurrency: int | None) -> dict:
     from lambda_src.dephealth.batch import DEFAULT_CONCURRENCY
 
     concurrency = concurrency or DEFAULT_CONCURRENCY
-    table = config.packages_table()
+    table = PACKAGES.table_name("dev")  # the stub answers for any name; no deployment around it
     names = [("npm", f"bench-{i:05d}") for i in range(n)]
     latency = {"latency_s": latency_s, "per_key_s": per_key_s}
     ours = _ours(table, names, fraction, latency)
