@@ -29,6 +29,7 @@ from pathlib import Path
 
 from lambda_src.common.hashing import sha256_hex
 from lambda_src.common.requests import build_request
+from lambda_src.common.schema_types import STAGES
 from lambda_src.dephealth.schema import API_KEYS
 from tools.bench.local_target import dephealth_key, floor_api
 from tools.local import endpoint
@@ -171,11 +172,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _api_keys_table(port: int) -> str:
-    names = local.client("dynamodb", port).list_tables()["TableNames"]
-    name = API_KEYS.table_name("dev")
-    if name not in names:
-        raise LocalError(f"table {name} not found on the endpoint: run `make deploy` first")
-    return name
+    """DepHealth's api-keys table of whichever stage is deployed on the endpoint (dev or prod)."""
+    names = set(local.client("dynamodb", port).list_tables()["TableNames"])
+    found = sorted({API_KEYS.table_name(stage) for stage in STAGES} & names)
+    if len(found) != 1:
+        wanted = " or ".join(sorted({API_KEYS.table_name(stage) for stage in STAGES}))
+        raise LocalError(f"expected one DepHealth api-keys table ({wanted}) on the endpoint, found "
+                         f"{len(found)}: run `make deploy` (one stage) first")
+    return found[0]
 
 
 if __name__ == "__main__":
