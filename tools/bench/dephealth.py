@@ -21,8 +21,13 @@ import math
 import time
 from contextlib import contextmanager
 
+from lambda_src.dephealth import declarations
 from lambda_src.dephealth.schema import API_KEYS, PACKAGES
 from tools.bench.faults import moto_tables, patched_env
+
+# The table names the dev service stack sets on every DepHealth function.
+DEV_TABLES = {declarations.PACKAGES_TABLE_VAR: PACKAGES.table_name("dev"),
+              declarations.API_KEYS_TABLE_VAR: API_KEYS.table_name("dev")}
 
 PRODUCT = "dephealth"
 LATENCY_S = 0.005  # injected per DynamoDB request: a same-region round trip
@@ -40,7 +45,7 @@ def _world(client=None):
     if client is not None:
         yield client
         return
-    with patched_env({"PACKAGES_TABLE": PACKAGES.table_name("dev"), "API_KEYS_TABLE": API_KEYS.table_name("dev")}), \
+    with patched_env(DEV_TABLES), \
             moto_tables(["DepHealthData"]) as own:
         yield own
 
@@ -146,7 +151,7 @@ def _scenario(client) -> list[dict]:
         rows.append(_row(f"mail worker: {kind}", c, 2, notes))
 
     try:
-        with patched_env({"MAIL_QUEUE_URL": queue}):
+        with patched_env({declarations.MAIL_QUEUE_URL_VAR: queue}):
             email = "bench@example.com"
             with count_requests(client) as c:
                 _call(auth_api.handler, _api_event("POST", "/signup", body={"email": email}))
@@ -361,7 +366,7 @@ def batch_read_benchmark(n: int = 10_000, fraction: float = 0.3, *, latency_s: f
                          concurrency: int | None = None) -> dict:
     """``n`` package reads five ways on the transport stub, with the same seeded held keys."""
     # The handlers' modules read the table names the stack sets; the stub answers for any name.
-    with patched_env({"PACKAGES_TABLE": PACKAGES.table_name("dev"), "API_KEYS_TABLE": API_KEYS.table_name("dev")}):
+    with patched_env(DEV_TABLES):
         return _batch_read_benchmark(n, fraction, latency_s=latency_s, per_key_s=per_key_s,
                                      source_sample_chunks=source_sample_chunks, concurrency=concurrency)
 

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -54,7 +54,7 @@ def dev_templates() -> dict[str, dict]:
 
 
 @contextmanager
-def patched_env(values: dict[str, str | None]):
+def patched_env(values: Mapping[str, str | None]):
     """Set (or, for ``None``, remove) environment variables; put them back afterwards."""
     saved = {k: os.environ.get(k) for k in values}
     for key, value in values.items():

@@ -38,9 +38,9 @@ class _Context:
 @contextmanager
 def _deployed_at(now: datetime) -> Iterator[None]:
     """The ingest function as deployed on the dev stage, its clock (``lambda_src.common.clock``) at ``now``."""
-    from lambda_src.iops import schema
+    from lambda_src.iops import declarations, schema
 
-    with mock.patch.dict(os.environ, {"METRICS_TABLE": schema.METRICS.table_name("dev")}), \
+    with mock.patch.dict(os.environ, {declarations.METRICS_TABLE_VAR: schema.METRICS.table_name("dev")}), \
             mock.patch("lambda_src.common.clock.now", lambda: now.timestamp()):
         yield
 

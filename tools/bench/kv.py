@@ -146,15 +146,15 @@ def run(client=None) -> list[dict]:
     moto world with the dev tables; requests are counted on it."""
     import boto3
 
-    from lambda_src.kv import cursor, schema
+    from lambda_src.kv import cursor, declarations, schema
 
-    names = {"TABLE_NAME": schema.TABLE.table_name("dev"), "GSI_NAME": schema.GSI1.name}
+    names = {declarations.TABLE_NAME_VAR: schema.TABLE.table_name("dev"), declarations.GSI_NAME_VAR: schema.GSI1.name}
     with world(client) as ddb:
         secret = boto3.client("secretsmanager", region_name=ddb.meta.region_name).create_secret(
             Name="kv-bench-cursor", SecretString="bench-" + "k" * 58)["ARN"]
         cursor.reset_secret()
         try:
-            with patched_env({**names, "KV_CURSOR_HMAC_ARN": secret}):
+            with patched_env({**names, declarations.CURSOR_SECRET_ARN_VAR: secret}):
                 return _scenario(ddb)
         finally:
             cursor.reset_secret()
