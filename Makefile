@@ -27,31 +27,24 @@ help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # Each venv installs its top-level pins with the whole resolved tree locked
-# (constraints/*.txt, `make lock`), then checks it holds nothing else.
-$(VENV)/.installed: requirements.txt requirements-dev.txt lambda_src/requirements.txt constraints/dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints/dev.txt
-	$(PY) -m tools.lock --check $(VENV)
+# (constraints/*.txt, `make lock`), then checks it holds nothing else; which
+# requirements and which lock belong to a venv is declared in tools/lock.py.
+define install_venv
+	$(PYTHON) -m tools.lock --install $(1)
 	touch $@
+endef
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt lambda_src/requirements.txt constraints/dev.txt
+	$(call install_venv,$(VENV))
 
 $(LINT_VENV)/.installed: requirements-lint.txt constraints/lint.txt
-	test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
-	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-lint.txt -c constraints/lint.txt
-	$(PYTHON) -m tools.lock --check $(LINT_VENV)
-	touch $@
+	$(call install_venv,$(LINT_VENV))
 
 $(MINISTACK_VENV)/.installed: requirements-ministack.txt constraints/ministack.txt
-	test -x $(MINISTACK_VENV)/bin/python || $(PYTHON) -m venv $(MINISTACK_VENV)
-	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-ministack.txt \
-		-c constraints/ministack.txt
-	$(PYTHON) -m tools.lock --check $(MINISTACK_VENV)
-	touch $@
+	$(call install_venv,$(MINISTACK_VENV))
 
 $(LOAD_VENV)/.installed: requirements-load.txt constraints/load.txt
-	test -x $(LOAD_VENV)/bin/python || $(PYTHON) -m venv $(LOAD_VENV)
-	$(LOAD_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-load.txt -c constraints/load.txt
-	$(PYTHON) -m tools.lock --check $(LOAD_VENV)
-	touch $@
+	$(call install_venv,$(LOAD_VENV))
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -9,6 +9,7 @@ version the lock does not list, so a pin changed without re-locking fails at
 once instead of drifting.
 
     python -m tools.lock                 # regenerate every lock in fresh venvs
+    python -m tools.lock --install VENV  # create VENV if needed, install its pins with its lock, check
     python -m tools.lock --check VENV    # the installed tree equals its lock
 """
 
@@ -106,6 +107,16 @@ def check(venv: Venv) -> None:
                         "run `make lock`")
 
 
+def install(venv: Venv) -> None:
+    """Create the venv if it is missing, install its top-level pins under its lock, then ``check``."""
+    python = ROOT / venv.directory / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(ROOT / venv.directory)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "-r", str(ROOT / venv.requirements), "-c", str(LOCKS / venv.lock)], check=True, cwd=ROOT)
+    check(venv)
+
+
 def generate(venv: Venv) -> str:
     """Resolve the top-level pins in a fresh venv and freeze the result."""
     with tempfile.TemporaryDirectory(prefix="lock-") as tmp:
@@ -121,9 +132,14 @@ def generate(venv: Venv) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.lock", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", metavar="VENV", help="check one installed venv against its lock")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--check", metavar="VENV", help="check one installed venv against its lock")
+    action.add_argument("--install", metavar="VENV", help="create and install one venv under its lock, then check")
     args = parser.parse_args(argv)
     try:
+        if args.install:
+            install(venv_named(args.install))
+            return 0
         if args.check:
             check(venv_named(args.check))
             return 0
